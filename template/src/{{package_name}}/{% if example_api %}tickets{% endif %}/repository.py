@@ -1,0 +1,38 @@
+"""Database access for tickets: every query the API makes, in one place."""
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import Ticket
+from .schemas import TicketCreate
+
+
+async def list_tickets(
+    session: AsyncSession, *, limit: int, offset: int
+) -> tuple[list[Ticket], int]:
+    total = await session.scalar(select(func.count()).select_from(Ticket))
+    rows = await session.scalars(select(Ticket).order_by(Ticket.id).limit(limit).offset(offset))
+    return list(rows), total or 0
+
+
+async def create_ticket(session: AsyncSession, data: TicketCreate) -> Ticket:
+    ticket = Ticket(event=data.event, price_cents=data.price_cents)
+    session.add(ticket)
+    await session.commit()
+    return ticket
+
+
+async def get_ticket(session: AsyncSession, ticket_id: int) -> Ticket | None:
+    return await session.get(Ticket, ticket_id)
+
+
+async def buy_ticket(session: AsyncSession, ticket_id: int, buyer: str) -> Ticket | None:
+    """Sell in one conditional UPDATE: of concurrent buyers, exactly one gets the row back."""
+    sold = await session.scalar(
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.buyer.is_(None))
+        .values(buyer=buyer, sold_at=func.now())
+        .returning(Ticket)
+    )
+    await session.commit()
+    return sold

