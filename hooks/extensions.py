@@ -1,6 +1,6 @@
 """Jinja filters for copier.yml validators and defaults.
 
-Loaded by copier-templates-extensions; stdlib only, because it runs inside the user's copier.
+Loaded by copier-template-extensions; stdlib only, because it runs inside the user's copier.
 """
 
 import keyword

@@ -1,0 +1,137 @@
+"""Rendered projects, their virtual environments and the services the matrix needs, built once
+per session and shared by every check."""
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
+from functools import cache
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .variants import Variant
+
+TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Project:
+    variant: Variant
+    path: Path
+
+    def run(
+        self, *command: str, env: dict[str, str] | None = None, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command in the project; a failure shows the command's whole output."""
+        return run(command, cwd=self.path, env=env, timeout=timeout)
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        recorded: dict[str, Any] = yaml.safe_load((self.path / ".copier-answers.yml").read_text())
+        return recorded
+
+    @property
+    def package(self) -> Path:
+        return self.path / "src" / str(self.answers["package_name"])
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}  # the project's venv, not ours
+    return env | extra
+
+
+def run(
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        env=env or child_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(command)}` in {cwd} exited {result.returncode}\n"
+            f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}",
+            pytrace=False,
+        )
+    return result
+
+
+@pytest.fixture(scope="session")
+def rendered(copie_session: Any) -> Callable[[Variant], Project]:
+    """The variant's project, rendered once per session on first use."""
+
+    @cache
+    def render(variant: Variant) -> Project:
+        result = copie_session.copy(extra_answers=variant.answers)
+        if result.exception is not None:
+            pytest.fail(f"copier copy of {variant.id} failed: {result.exception!r}", pytrace=False)
+        return Project(variant, result.project_dir)
+
+    return render
+
+
+@pytest.fixture(scope="session")
+def installed(rendered: Callable[[Variant], Project]) -> Callable[[Variant], Project]:
+    """The variant's project with its own venv synced from its lock file, once per session."""
+
+    @cache
+    def install(variant: Variant) -> Project:
+        project = rendered(variant)
+        project.run("uv", "sync", "--locked")
+        return project
+
+    return install
+
+
+RenderedFn = Callable[[Variant], Project]
+
+
+@dataclass(frozen=True)
+class ExternalServices:
+    database_url: str
+    redis_url: str
+
+
+@pytest.fixture(scope="session")
+def external_services() -> Iterator[ExternalServices]:
+    """Postgres and Redis started by the template's tests, handed to generated suites as URLs
+    (the way CI `services:` would be), so the suites' `external` source stays proven."""
+    from testcontainers.community.postgres import PostgresContainer
+    from testcontainers.community.redis import RedisContainer
+
+    postgres = PostgresContainer(
+        os.environ.get("TEST_POSTGRES_IMAGE", "postgres:17-alpine"), driver=None
+    )
+    redis = RedisContainer(os.environ.get("TEST_REDIS_IMAGE", "redis:7-alpine"))
+    try:
+        postgres.start()
+        redis.start()
+    except Exception as error:
+        postgres.stop()
+        pytest.fail(f"external services for the matrix did not start: {error}", pytrace=False)
+    host = redis.get_container_host_ip()
+    yield ExternalServices(
+        postgres.get_connection_url(), f"redis://{host}:{redis.get_exposed_port(6379)}"
+    )
+    redis.stop()
+    postgres.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # All checks of one variant on one xdist worker: it is rendered and installed only once.
+    for item in items:
+        variant = getattr(item, "callspec", None) and item.callspec.params.get("variant")
+        if isinstance(variant, Variant):
+            item.add_marker(pytest.mark.xdist_group(variant.id))

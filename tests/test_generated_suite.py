@@ -1,0 +1,24 @@
+"""Each installable variant runs its own generated test suite on real services."""
+
+import pytest
+
+from .conftest import ExternalServices, RenderedFn, child_env
+from .variants import INSTALLABLE, Variant
+
+
+@pytest.mark.parametrize("variant", INSTALLABLE, ids=[variant.id for variant in INSTALLABLE])
+def test_generated_suite_passes_on_real_services(
+    installed: RenderedFn, request: pytest.FixtureRequest, variant: Variant
+) -> None:
+    project = installed(variant)
+    env = child_env(TEST_SERVICES=variant.services, CI="true")
+    if variant.services == "external":
+        services: ExternalServices = request.getfixturevalue("external_services")
+        env |= {"TEST_DATABASE_URL": services.database_url, "TEST_REDIS_URL": services.redis_url}
+
+    result = project.run("uv", "run", "--locked", "pytest", "-p", "no:cacheprovider", env=env)
+
+    # CI=true turns missing services into failures; also make sure tests really ran.
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary, result.stdout
+    assert " failed" not in summary and " error" not in summary, result.stdout

@@ -1,0 +1,141 @@
+"""Every variant renders into a clean, lint-free, type-checked project with valid config files."""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import Project, RenderedFn
+from .variants import Variant
+from .variants import INSTALLABLE_PYTHON, VARIANTS
+
+# Jinja delimiters; `${{` is a GitHub Actions expression, and `}}` closes nested dicts in Python.
+JINJA_LEFTOVER = re.compile(r"(?<!\$){{|{%|%}|{#")
+# Files that legitimately contain these characters once rendered.
+JINJA_ALLOWED = {Path("migrations/script.py.mako")}
+GITHUB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "github"]
+GITLAB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "gitlab"]
+
+
+def ids(variants: list[Variant]) -> list[str]:
+    return [variant.id for variant in variants]
+
+
+def project_files(project: Project) -> list[Path]:
+    skipped = {".venv", ".git", ".ruff_cache", ".mypy_cache", "__pycache__"}
+    return [
+        path.relative_to(project.path)
+        for path in sorted(project.path.rglob("*"))
+        if path.is_file() and not skipped & set(path.relative_to(project.path).parts)
+    ]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=ids(VARIANTS))
+def test_no_jinja_left_in_paths_or_files(rendered: RenderedFn, variant: Variant) -> None:
+    project = rendered(variant)
+    leftovers = [
+        str(path)
+        for path in project_files(project)
+        if JINJA_LEFTOVER.search(str(path))
+        or path.suffix == ".jinja"
+        or (
+            path not in JINJA_ALLOWED
+            and path.name != "uv.lock"
+            and JINJA_LEFTOVER.search((project.path / path).read_text())
+        )
+    ]
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=ids(VARIANTS))
+def test_feature_files_follow_the_answers(rendered: RenderedFn, variant: Variant) -> None:
+    project = rendered(variant)
+    package = project.package
+    expected = {
+        package / "cache.py": variant.answer("use_cache"),
+        project.path / "tests/test_cache.py": variant.answer("use_cache"),
+        package / "tickets/router.py": variant.answer("example_api"),
+        project.path / "tests/test_tickets.py": variant.answer("example_api"),
+        project.path / "Dockerfile": variant.answer("use_docker"),
+        project.path / "compose.yaml": variant.answer("use_docker"),
+        project.path / ".github/workflows/ci.yml": variant.answer("ci_provider") == "github",
+        project.path / ".gitlab-ci.yml": variant.answer("ci_provider") == "gitlab",
+    }
+    assert {str(path): path.exists() for path in expected} == {
+        str(path): bool(wanted) for path, wanted in expected.items()
+    }
+    pyproject = tomllib.loads((project.path / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == f">={variant.answer('python_version')}"
+    uses_redis = any(dep.startswith("redis") for dep in pyproject["project"]["dependencies"])
+    assert uses_redis == variant.answer("use_cache")
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=ids(VARIANTS))
+def test_toml_and_yaml_files_parse(rendered: RenderedFn, variant: Variant) -> None:
+    project = rendered(variant)
+    for path in project_files(project):
+        text = (project.path / path).read_text()
+        if path.suffix == ".toml" or path.name == "uv.lock":
+            tomllib.loads(text)
+        elif path.suffix in {".yml", ".yaml"}:
+            yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=ids(VARIANTS))
+def test_ruff_check_and_format_pass(rendered: RenderedFn, variant: Variant) -> None:
+    project = rendered(variant)
+    project.run("ruff", "check", "--no-cache", ".")
+    project.run("ruff", "format", "--check", "--no-cache", ".")
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=ids(VARIANTS))
+def test_strict_type_check_passes(
+    installed: RenderedFn, rendered: RenderedFn, variant: Variant
+) -> None:
+    if variant.installable:
+        installed(variant).run("uv", "run", "--locked", "mypy")
+        return
+    # No interpreter for this version here: check the code against the same dependencies,
+    # installed for the machine's Python, with mypy targeting the variant's version.
+    project = rendered(variant)
+    host = installed(next(v for v in VARIANTS if v.id == "default"))
+    python = host.path / ".venv/bin/python"
+    project.run(str(host.path / ".venv/bin/mypy"), "--python-executable", str(python))
+    assert INSTALLABLE_PYTHON != variant.answer("python_version")
+
+
+@pytest.mark.parametrize("variant", GITHUB, ids=ids(GITHUB))
+def test_github_workflow_is_valid_and_has_no_zizmor_finding(
+    rendered: RenderedFn, variant: Variant
+) -> None:
+    project = rendered(variant)
+    workflow = ".github/workflows/ci.yml"
+    project.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", workflow)
+    project.run("zizmor", "--offline", "--no-progress", "--format", "plain", workflow)
+
+
+@pytest.mark.parametrize("variant", GITLAB, ids=ids(GITLAB))
+def test_gitlab_ci_is_valid(rendered: RenderedFn, variant: Variant) -> None:
+    project = rendered(variant)
+    project.run("check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", ".gitlab-ci.yml")
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=ids(VARIANTS))
+def test_env_has_a_generated_secret_that_the_answers_file_lacks(
+    rendered: RenderedFn, variant: Variant
+) -> None:
+    project = rendered(variant)
+    answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text())
+    env = (project.path / ".env").read_text()
+    password = re.search(r"^POSTGRES_PASSWORD=(.+)$", env, re.MULTILINE)
+
+    assert password is not None
+    assert password.group(1) != "change-me"
+    assert len(password.group(1)) >= 24
+    assert f":{password.group(1)}@" in env
+    assert password.group(1) not in json.dumps(answers)
+    assert {k: answers[k] for k in variant.answers} == variant.answers
+    assert ".env" in (project.path / ".gitignore").read_text().splitlines()

@@ -1,0 +1,85 @@
+"""The template's test matrix, as data: one base answer set, overrides with readable ids, and
+answers that must be rejected. Every check in this folder runs over these same lists."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+BASE_ANSWERS: dict[str, Any] = {
+    "project_name": "Ticket Office",
+    "description": "Sells tickets, never twice",
+    "author_name": "Backend Team",
+    "author_email": "team@example.com",
+}
+
+# The only Python this machine (and CI) has; other versions are rendered and checked statically.
+INSTALLABLE_PYTHON = "3.11"
+
+
+@dataclass(frozen=True, eq=False)  # identity hash: each variant is rendered once per session
+class Variant:
+    id: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    # Where the generated suite gets Postgres and Redis from (tests/services.py in the project).
+    services: str = "containers"
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        return BASE_ANSWERS | self.overrides
+
+    def answer(self, name: str) -> Any:
+        defaults = {
+            "use_cache": True,
+            "example_api": True,
+            "ci_provider": "github",
+            "use_docker": True,
+            "python_version": "3.11",
+        }
+        return self.answers.get(name, defaults.get(name))
+
+    @property
+    def installable(self) -> bool:
+        return self.answer("python_version") == INSTALLABLE_PYTHON
+
+
+VARIANTS = [
+    Variant("default"),
+    Variant("no-cache", {"use_cache": False}),
+    Variant("no-example-api", {"example_api": False}, services="external"),
+    Variant("bare", {"use_cache": False, "example_api": False}, services="embedded"),
+    Variant("gitlab", {"ci_provider": "gitlab"}, services="embedded"),
+    Variant("no-ci", {"ci_provider": "none"}),
+    Variant("no-docker", {"use_docker": False}),
+    Variant(
+        "own-names",
+        {"project_name": "Café Orders", "package_name": "orders_api", "cache_ttl_seconds": 5},
+        services="external",
+    ),
+    Variant("python-3.12", {"python_version": "3.12"}),
+    Variant("python-3.13", {"python_version": "3.13"}),
+]
+
+INSTALLABLE = [variant for variant in VARIANTS if variant.installable]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    id: str
+    overrides: dict[str, Any]
+    message: str  # part of the validator's message: it names the problem and the fix
+
+
+REJECTED = [
+    Rejected("empty-name", {"project_name": "   "}, "project_name must not be empty"),
+    Rejected("long-name", {"project_name": "x" * 81}, "keep it to 80 or fewer"),
+    Rejected("slug-uppercase", {"project_slug": "Ticket-Office"}, "not a valid distribution name"),
+    Rejected("package-keyword", {"package_name": "class"}, "is a Python keyword"),
+    Rejected("package-soft-keyword", {"package_name": "match"}, "is a Python keyword"),
+    Rejected("package-stdlib", {"package_name": "json"}, "shadows the standard library"),
+    Rejected("package-dash", {"package_name": "ticket-office"}, "is not a Python identifier"),
+    Rejected("package-digit", {"package_name": "1tickets"}, "is not a Python identifier"),
+    Rejected("bad-email", {"author_email": "team-at-example"}, "is not an email address"),
+    Rejected("empty-author", {"author_name": ""}, "author_name must not be empty"),
+    Rejected("unknown-ci", {"ci_provider": "jenkins"}, "'jenkins' is not in"),
+    Rejected("unknown-python", {"python_version": "3.10"}, "'3.10' is not in"),
+    Rejected("zero-ttl", {"cache_ttl_seconds": 0}, "use a number of seconds from 1 to 86400"),
+]
