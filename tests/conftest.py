@@ -4,8 +4,8 @@ per session and shared by every check."""
 import os
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
-from functools import cache
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,8 @@ class Project:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}  # the project's venv, not ours
+    # Without VIRTUAL_ENV, uv uses the project's own venv rather than the template's.
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     return env | extra
 
 
@@ -132,6 +133,7 @@ def external_services() -> Iterator[ExternalServices]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # All checks of one variant on one xdist worker: it is rendered and installed only once.
     for item in items:
-        variant = getattr(item, "callspec", None) and item.callspec.params.get("variant")
+        callspec = getattr(item, "callspec", None)
+        variant = callspec.params.get("variant") if callspec else None
         if isinstance(variant, Variant):
             item.add_marker(pytest.mark.xdist_group(variant.id))

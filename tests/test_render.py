@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import Project, RenderedFn
-from .variants import Variant
-from .variants import INSTALLABLE_PYTHON, VARIANTS
+from .conftest import Project, RenderedFn, child_env
+from .variants import INSTALLABLE_PYTHON, VARIANTS, Variant
 
 # Jinja delimiters; `${{` is a GitHub Actions expression, and `}}` closes nested dicts in Python.
 JINJA_LEFTOVER = re.compile(r"(?<!\$){{|{%|%}|{#")
@@ -91,20 +90,27 @@ def test_ruff_check_and_format_pass(rendered: RenderedFn, variant: Variant) -> N
     project.run("ruff", "format", "--check", "--no-cache", ".")
 
 
+@pytest.fixture(scope="session")
+def mypy_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    # One cache for all variants (per worker): third-party modules are checked once, not per
+    # variant; mypy re-checks any module whose source differs.
+    return child_env(MYPY_CACHE_DIR=str(tmp_path_factory.mktemp("mypy-cache")))
+
+
 @pytest.mark.parametrize("variant", VARIANTS, ids=ids(VARIANTS))
 def test_strict_type_check_passes(
-    installed: RenderedFn, rendered: RenderedFn, variant: Variant
+    installed: RenderedFn, rendered: RenderedFn, mypy_env: dict[str, str], variant: Variant
 ) -> None:
     if variant.installable:
-        installed(variant).run("uv", "run", "--locked", "mypy")
+        installed(variant).run("uv", "run", "--locked", "mypy", env=mypy_env)
         return
     # No interpreter for this version here: check the code against the same dependencies,
     # installed for the machine's Python, with mypy targeting the variant's version.
     project = rendered(variant)
     host = installed(next(v for v in VARIANTS if v.id == "default"))
     python = host.path / ".venv/bin/python"
-    project.run(str(host.path / ".venv/bin/mypy"), "--python-executable", str(python))
-    assert INSTALLABLE_PYTHON != variant.answer("python_version")
+    project.run(str(host.path / ".venv/bin/mypy"), "--python-executable", str(python), env=mypy_env)
+    assert variant.answer("python_version") != INSTALLABLE_PYTHON
 
 
 @pytest.mark.parametrize("variant", GITHUB, ids=ids(GITHUB))

@@ -38,7 +38,7 @@ class Variant:
 
     @property
     def installable(self) -> bool:
-        return self.answer("python_version") == INSTALLABLE_PYTHON
+        return bool(self.answer("python_version") == INSTALLABLE_PYTHON)
 
 
 VARIANTS = [

