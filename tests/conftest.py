@@ -21,6 +21,8 @@ TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 class Project:
     variant: Variant
     path: Path
+    # What copier wrote (tasks included), before any tool or test added caches and venvs.
+    files: tuple[Path, ...]
 
     def run(
         self, *command: str, env: dict[str, str] | None = None, timeout: float = 600
@@ -78,7 +80,9 @@ def rendered(copie_session: Any) -> Callable[[Variant], Project]:
         result = copie_session.copy(extra_answers=variant.answers)
         if result.exception is not None:
             pytest.fail(f"copier copy of {variant.id} failed: {result.exception!r}", pytrace=False)
-        return Project(variant, result.project_dir)
+        root: Path = result.project_dir
+        files = tuple(p.relative_to(root) for p in sorted(root.rglob("*")) if p.is_file())
+        return Project(variant, root, files)
 
     return render
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import Project, RenderedFn, child_env
+from .conftest import RenderedFn, child_env
 from .variants import INSTALLABLE_PYTHON, VARIANTS, Variant
 
 # Jinja delimiters; `${{` is a GitHub Actions expression, and `}}` closes nested dicts in Python.
@@ -23,21 +23,12 @@ def ids(variants: list[Variant]) -> list[str]:
     return [variant.id for variant in variants]
 
 
-def project_files(project: Project) -> list[Path]:
-    skipped = {".venv", ".git", ".ruff_cache", ".mypy_cache", "__pycache__"}
-    return [
-        path.relative_to(project.path)
-        for path in sorted(project.path.rglob("*"))
-        if path.is_file() and not skipped & set(path.relative_to(project.path).parts)
-    ]
-
-
 @pytest.mark.parametrize("variant", VARIANTS, ids=ids(VARIANTS))
 def test_no_jinja_left_in_paths_or_files(rendered: RenderedFn, variant: Variant) -> None:
     project = rendered(variant)
     leftovers = [
         str(path)
-        for path in project_files(project)
+        for path in project.files
         if JINJA_LEFTOVER.search(str(path))
         or path.suffix == ".jinja"
         or (
@@ -75,7 +66,7 @@ def test_feature_files_follow_the_answers(rendered: RenderedFn, variant: Variant
 @pytest.mark.parametrize("variant", VARIANTS, ids=ids(VARIANTS))
 def test_toml_and_yaml_files_parse(rendered: RenderedFn, variant: Variant) -> None:
     project = rendered(variant)
-    for path in project_files(project):
+    for path in project.files:
         text = (project.path / path).read_text()
         if path.suffix == ".toml" or path.name == "uv.lock":
             tomllib.loads(text)
