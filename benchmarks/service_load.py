@@ -465,7 +465,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="repeat every phase this often")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers per server")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--tickets", type=int, default=200_000, help="tickets seeded")
     parser.add_argument("--keep", action="store_true", help="keep the rendered projects and logs")
     parser.add_argument(

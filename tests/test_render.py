@@ -136,3 +136,13 @@ def test_env_has_a_generated_secret_that_the_answers_file_lacks(
     assert password.group(1) not in json.dumps(answers)
     assert {k: answers[k] for k in variant.answers} == variant.answers
     assert ".env" in (project.path / ".gitignore").read_text().splitlines()
+
+
+DOCKER = [variant for variant in VARIANTS if variant.answer("use_docker")]
+
+
+@pytest.mark.parametrize("variant", DOCKER, ids=ids(DOCKER))
+def test_compose_file_is_valid(rendered: RenderedFn, variant: Variant) -> None:
+    rendered(variant).run(
+        "check-jsonschema", "--builtin-schema", "vendor.compose-spec", "compose.yaml"
+    )

@@ -255,3 +255,16 @@ def test_conflicting_edit_ends_with_conflict_markers(template_repo: Path, tmp_pa
     assert mine in text
     assert READINESS_NOW in text
     assert re.search(r"^<{7} .*\n(.*\n)*={7}\n(.*\n)*>{7} ", text, re.MULTILINE)
+
+
+@pytest.mark.xdist_group("update")
+def test_recopy_keeps_the_files_the_user_owns(template_repo: Path, tmp_path: Path) -> None:
+    project = scaffold_0_1_0(template_repo, tmp_path / "project")
+    owned = {name: (project / name).read_bytes() for name in (".env", "uv.lock")}
+
+    copier.run_recopy(
+        project, vcs_ref="v0.2.0", defaults=True, overwrite=True, unsafe=True, quiet=True
+    )
+
+    assert {name: (project / name).read_bytes() for name in owned} == owned
+    assert READINESS_NOW in (project / "src/ticket_office/settings.py").read_text()
