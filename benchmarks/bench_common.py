@@ -162,26 +162,38 @@ def machine_description() -> list[str]:
 
 
 @contextmanager
-def stdout_silenced() -> Iterator[None]:
-    """Silence file descriptor 1, so child processes (copier's tasks) print nothing either."""
+def output_silenced() -> Iterator[None]:
+    """Silence file descriptors 1 and 2, so child processes (copier's tasks) print nothing.
+
+    A task that fails aborts the copy with an exception, raised after the output is restored.
+    """
     sys.stdout.flush()
-    saved = os.dup(1)
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
     try:
         with open(os.devnull, "wb") as devnull:
             os.dup2(devnull.fileno(), 1)
+            os.dup2(devnull.fileno(), 2)
         yield
     finally:
         sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+        sys.stderr.flush()
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 def render(
-    dst: Path, answers: Mapping[str, Any] | None = None, *, skip_tasks: bool = False
+    dst: Path,
+    answers: Mapping[str, Any] | None = None,
+    *,
+    skip_tasks: bool = False,
+    src: Path = REPO,
 ) -> float:
     """Render the template from the working tree (HEAD plus uncommitted changes); seconds taken.
 
-    Copy-time tasks (writing .env, `uv lock`) run unless skip_tasks.
+    Copy-time tasks (writing .env, `uv lock`) run unless skip_tasks. `src` may name another
+    checkout of this template (a candidate change); one that is not a git repo renders as is.
     """
     try:
         from copier import run_copy
@@ -192,16 +204,16 @@ def render(
         ) from error
     data = {"project_name": PROJECT_NAME, **(answers or {})}
     started = time.perf_counter()
-    with warnings.catch_warnings(), stdout_silenced():
+    with warnings.catch_warnings(), output_silenced():
         # Copier warns that uncommitted template changes are included: intended here.
         warnings.simplefilter("ignore")
         run_copy(
-            src_path=str(REPO),
+            src_path=str(src),
             dst_path=dst,
             data=data,
             defaults=True,
             unsafe=True,
-            vcs_ref="HEAD",
+            vcs_ref="HEAD" if (src / ".git").exists() else None,
             quiet=True,
             skip_tasks=skip_tasks,
         )
@@ -209,12 +221,15 @@ def render(
 
 
 def prepare_project(
-    workdir: Path, name: str = "default", answers: Mapping[str, Any] | None = None
+    workdir: Path,
+    name: str = "default",
+    answers: Mapping[str, Any] | None = None,
+    src: Path = REPO,
 ) -> Path:
     """Render a variant into workdir/<name> and `uv sync` it; the project's path."""
     project = workdir / name
-    heading(f"render the {name} variant and install it")
-    seconds = render(project, answers)
+    heading(f"render the {name} variant and install it" + ("" if src == REPO else f" ({src})"))
+    seconds = render(project, answers, src=src)
     note(f"rendered {project} ({dict(answers or {}) or 'defaults'}) in {seconds:.2f} s")
     if not (project / "README.md").exists():
         # pyproject names README.md as the readme; without it the project cannot be built.

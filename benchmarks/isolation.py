@@ -47,9 +47,11 @@ LABELS = {
     "bare": "no reset (test body only)",
     "outer": "outer txn only: connect, BEGIN, ROLLBACK (no body)",
     "savepoint": "(a) conftest: outer txn + SAVEPOINT, rollback",
+    "noping": "(a) on an engine without pool_pre_ping (what-if)",
     "truncate": "TRUNCATE ... RESTART IDENTITY CASCADE",
     "dropcreate": "(b) drop_all + create_all",
 }
+DURATION = re.compile(r"^\d+\.\d+s (?:setup|call|teardown) +\S.*$", re.MULTILINE)
 PYTEST_SUMMARY = re.compile(r"^=*\s*(?P<counts>.*?) in (?P<seconds>[\d.]+)s", re.MULTILINE)
 
 
@@ -79,7 +81,7 @@ def report_isolation(result: dict[str, Any], iterations: int, warmup: int, goal:
     for name, label in LABELS.items():
         values = samples[name]
         mid = median(values)
-        net = "" if name == "outer" else f"{mid - bare:+8.3f}"
+        net = "" if name == "outer" else f"{mid - bare:+.3f}"
         print(f"   {label:<52} {mid:>10.3f} {percentile(values, 0.95):>8.3f} {net:>8}")
     savepoint = median(samples["savepoint"])
     dropcreate = median(samples["dropcreate"])
@@ -137,8 +139,12 @@ def suite(project: Path, runs: int, xdist: bool) -> None:
         variants.append(("uv run pytest -q -n 2", ["-n", "2"]))
     for label, extra in variants:
         walls = []
+        slowest: list[str] = []
         for number in range(1, runs + 1):
-            seconds, result = timed(["uv", "run", "pytest", "-q", *extra], cwd=project, env=env)
+            # The first run also lists the slowest steps (pytest's own timing, no extra work).
+            durations = ["--durations=8"] if number == 1 else []
+            args = ["uv", "run", "pytest", "-q", *extra, *durations]
+            seconds, result = timed(args, cwd=project, env=env)
             output = result.stdout + result.stderr
             summary = pytest_summary(output)
             if result.returncode != 0 or "skipped" in summary:
@@ -146,6 +152,12 @@ def suite(project: Path, runs: int, xdist: bool) -> None:
                 raise BenchmarkError(f"`{label}` did not pass cleanly ({summary}):\n{tail}")
             walls.append(seconds)
             note(f"`{label}` run {number}: {seconds:.2f} s wall; {summary}")
+            if durations:
+                slowest = DURATION.findall(output)
+        if slowest:
+            note("slowest steps of run 1 (pytest --durations=8):")
+            for line in slowest:
+                note(f"  {line}")
         mid = median(walls)
         note(
             f"`{label}`: median {mid:.2f} s, min {min(walls):.2f} s over {runs} runs; "

@@ -3,11 +3,11 @@
 Run from the repo root, with Docker up and wrk installed (see BENCHMARKS.md):
 
     eval "$(../shared/ci/container-engine.sh)"
-    uv run python benchmarks/service_load.py
+    uv run python benchmarks/service_load.py [--profile] [--candidate DIR]
 
 Renders the default variant, and the use_cache=false variant as the true uncached baseline;
 starts Postgres and Redis containers (bench-load-<run id>-*), migrates and seeds the database,
-then runs three uvicorn servers on 127.0.0.1 (`--factory <pkg>.app:create_app`, no access log):
+then runs uvicorn servers on 127.0.0.1 (`--factory <pkg>.app:create_app`, no access log):
 
 - cached:    the default variant, Redis up;
 - uncached:  the use_cache=false variant: GET /tickets/{id} always reads Postgres;
@@ -15,14 +15,22 @@ then runs three uvicorn servers on 127.0.0.1 (`--factory <pkg>.app:create_app`, 
              call is refused at once and the read goes to Postgres (refusals and the cache's
              warning log lines included in its cost).
 
-Each phase is `wrk` for a fixed time after a short untimed warm-up; everything started here is
-stopped here. Goals: cached read >= 70% of /health/live throughput and >= 3x the uncached read.
+1. In process (benchmarks/probes/probe_asgi.py): CPU and wall time per request of the app called
+   as an ASGI application, one request at a time: the app's own cost, little moved by other load.
+2. Under load: each phase is `wrk` for a fixed time after a short untimed warm-up, rounds
+   interleaved; besides req/s and latency, the CPU the server processes (and, apart, Postgres,
+   Redis and docker-proxy) spent per request, read from /proc.
+3. --profile: py-spy (installed from PyPI into the rendered venv only) samples one worker.
+4. --candidate DIR: another checkout of this template, e.g. with a proposed change applied;
+   its default and use_cache=false variants are measured side by side with the current ones.
+
+Everything started here is stopped here. Goals: cached read >= 70% of /health/live throughput
+and >= 3x the uncached read.
 """
 
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -32,7 +40,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench_common import (
@@ -53,6 +61,7 @@ from bench_common import (
     project_env,
     require_docker,
     run,
+    run_probe,
     services,
     verdict,
     work_directory,
@@ -129,15 +138,15 @@ def http_status(url: str, *, method: str = "GET", body: str | None = None) -> in
 
 def stop_server(server: Server) -> None:
     """SIGTERM to the server's own process group (uvicorn and its workers), SIGKILL if it hangs."""
-    if server.process.poll() is not None:
-        return
-    with_group = os.getpgid(server.process.pid) == server.process.pid
-    kill = os.killpg if with_group else os.kill
-    kill(server.process.pid, signal.SIGTERM)
+    pid = server.process.pid  # also the id of its process group (start_new_session)
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return  # the whole group is gone already
     try:
         server.process.wait(timeout=15)
     except subprocess.TimeoutExpired:
-        kill(server.process.pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
         server.process.wait(timeout=5)
 
 
@@ -173,19 +182,63 @@ def uvicorn(
         stop_server(server)
 
 
-def async_dependencies(project: Path) -> Path:
-    """What-if: the rendered copy's plain `def` dependencies become `async def`.
+# ---------------------------------------------------------------------------------------------
+# CPU accounting (from /proc: robust to other work on the machine, unlike throughput)
+# ---------------------------------------------------------------------------------------------
 
-    FastAPI runs a plain `def` dependency in a worker thread (anyio's threadpool) on every
-    request; an `async def` one is called on the event loop. Only this temporary copy changes.
-    """
-    path = project / "src" / PACKAGE / "dependencies.py"
-    source = path.read_text()
-    changed = re.sub(r"^def (get_\w+)\(", r"async def \1(", source, flags=re.MULTILINE)
-    count = len(re.findall(r"^def get_\w+\(", source, flags=re.MULTILINE))
-    path.write_text(changed)
-    note(f"what-if: made {count} plain `def` dependencies `async def` in {path.name}")
-    return project
+
+def process_table() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds of the process and of its reaped children)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    table: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        # Fields 4, 14-17 of proc(5): ppid, utime, stime, cutime, cstime.
+        used = sum(int(value) for value in fields[11:15]) / ticks
+        table[int(entry.name)] = (int(fields[1]), used)
+    return table
+
+
+def tree_cpu(roots: list[int]) -> float:
+    """CPU seconds used so far by these processes and all their descendants."""
+    table = process_table()
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    total, pending, seen = 0.0, list(roots), set()
+    while pending:
+        pid = pending.pop()
+        if pid in seen or pid not in table:
+            continue
+        seen.add(pid)
+        total += table[pid][1]
+        pending.extend(children.get(pid, []))
+    return total
+
+
+def service_pids(running: Services) -> list[int]:
+    """The containers' processes (as seen from here) and the docker-proxy processes for them."""
+    containers = [running.postgres] + ([running.redis] if running.redis else [])
+    pids = []
+    for container in containers:
+        found = run(["docker", "inspect", "-f", "{{.State.Pid}}", container.name]).stdout
+        pids.append(int(found.strip()))
+    ports = {str(container.port) for container in containers}
+    for entry in Path("/proc").iterdir():
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        words = [word.decode(errors="replace") for word in args]
+        proxy = bool(words) and words[0].endswith("docker-proxy") and "-host-port" in words
+        if proxy and words[words.index("-host-port") + 1] in ports:
+            pids.append(int(entry.name))
+    return pids
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,13 +274,14 @@ def migrate_and_seed(project: Path, running: Services, tickets: int) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class Load:
     threads: int
     connections: int
     duration: int
     warmup: int
     scripts: Path
+    services: list[int] = field(default_factory=list)  # pids whose CPU counts as the services'
 
 
 @dataclass
@@ -239,6 +293,8 @@ class Result:
     p99_ms: float
     errors: int
     requests: int
+    server_cpu_ms: float  # CPU of uvicorn and its workers per request
+    services_cpu_ms: float  # CPU of Postgres, Redis and their docker-proxy per request
 
 
 def wrk(load: Load, url: str, script: str, seconds: int) -> dict[str, int]:
@@ -254,12 +310,16 @@ def wrk(load: Load, url: str, script: str, seconds: int) -> dict[str, int]:
     raise BenchmarkError(f"wrk printed no report:\n{result.stdout}\n{result.stderr}")
 
 
-def phase(load: Load, label: str, url: str, script: str = "") -> Result:
+def phase(load: Load, server: Server, label: str, url: str, script: str = "") -> Result:
     if not url.startswith("http://127.0.0.1:"):
         raise BenchmarkError(f"refusing to load anything but loopback: {url}")
     if load.warmup:
         wrk(load, url, script, load.warmup)
+    server_before, services_before = tree_cpu([server.process.pid]), tree_cpu(load.services)
     report = wrk(load, url, script, load.duration)
+    server_cpu = tree_cpu([server.process.pid]) - server_before
+    services_cpu = tree_cpu(load.services) - services_before
+    requests = max(report["requests"], 1)
     errors = sum(report[key] for key in ("connect", "read", "write", "status", "timeout"))
     result = Result(
         label=label,
@@ -269,11 +329,14 @@ def phase(load: Load, label: str, url: str, script: str = "") -> Result:
         p99_ms=report["p99_us"] / 1000,
         errors=errors,
         requests=report["requests"],
+        server_cpu_ms=1000 * server_cpu / requests,
+        services_cpu_ms=1000 * services_cpu / requests,
     )
     flag = f"  ERRORS: {errors} (non-2xx/3xx or socket)" if errors else ""
     print(
-        f"   {label:<44} {result.rps:>9.0f} {result.p50_ms:>8.2f} {result.p90_ms:>8.2f} "
-        f"{result.p99_ms:>8.2f} {result.requests:>8}{flag}",
+        f"   {label:<44} {result.rps:>7.0f} {result.p50_ms:>7.2f} {result.p90_ms:>7.2f} "
+        f"{result.p99_ms:>7.2f} {result.server_cpu_ms:>8.3f} {result.services_cpu_ms:>8.3f}"
+        f"{flag}",
         flush=True,
     )
     return result
@@ -281,7 +344,8 @@ def phase(load: Load, label: str, url: str, script: str = "") -> Result:
 
 def table_header() -> None:
     print(
-        f"   {'phase':<44} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'requests':>8}"
+        f"   {'phase':<44} {'req/s':>7} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
+        f"{'app CPU':>8} {'svc CPU':>8}"
     )
 
 
@@ -302,8 +366,8 @@ def run_phases(
         ("cached", "GET /tickets/1, cache hit", f"{cached.base}/tickets/1"),
         ("uncached", "GET /tickets/1, use_cache=false variant", "uncached"),
         ("failopen", "GET /tickets/1, Redis refused (fail-open)", "failopen"),
-        ("cached_async", "what-if async deps: cache hit", "cached_async"),
-        ("uncached_async", "what-if async deps: use_cache=false", "uncached_async"),
+        ("cached_candidate", "candidate: GET /tickets/1, cache hit", "cached_candidate"),
+        ("uncached_candidate", "candidate: GET /tickets/1, use_cache=false", "uncached_candidate"),
     ]
     results: dict[str, list[Result]] = {}
     random_ids = RANDOM_ID_LUA.replace("{max_id}", str(tickets))
@@ -315,24 +379,65 @@ def run_phases(
         load_note()
         table_header()
         for key, label, target in phases:
+            server = cached
             if target in servers:
-                target = f"{servers[target].base}/tickets/1"
+                server = servers[target]
+                target = f"{server.base}/tickets/1"
             elif not target.startswith("http"):
-                continue  # a what-if server that was not asked for
+                continue  # a candidate's server, and no candidate was given
             before = warning_lines(failopen)
-            results.setdefault(key, []).append(phase(load, label, target))
+            results.setdefault(key, []).append(phase(load, server, label, target))
             if key == "failopen":
                 logged = warning_lines(failopen) - before
                 note(f"({logged} `cache read ... failed` warnings logged: every read missed Redis)")
         redis_cli(running, "FLUSHDB")
         label = f"GET /tickets/<random of {tickets}>, miss path"
-        results.setdefault("miss", []).append(phase(load, label, cached.base, random_ids))
+        results.setdefault("miss", []).append(phase(load, cached, label, cached.base, random_ids))
         keys = redis_cli(running, "DBSIZE")
         note(f"(Redis holds {keys} keys afterwards: about one per distinct ticket read)")
         results.setdefault("write", []).append(
-            phase(load, "POST /tickets (201)", f"{cached.base}/tickets", POST_LUA)
+            phase(load, cached, "POST /tickets (201)", f"{cached.base}/tickets", POST_LUA)
         )
     return results
+
+
+# ---------------------------------------------------------------------------------------------
+# In process (probes/probe_asgi.py): the app's own cost per request, without HTTP or wrk
+# ---------------------------------------------------------------------------------------------
+
+
+def in_process(targets: list[tuple[str, Path, str, dict[str, str]]], requests: int) -> None:
+    """targets: (label, project, path, environment)."""
+    heading("in-process cost per request: ASGI calls on the real app, sequential, no HTTP")
+    load_note()
+    print(f"   {'request':<52} {'CPU ms':>8} {'wall ms':>8}")
+    cpu: dict[str, float] = {}
+    wall: dict[str, float] = {}
+    for label, project, path, env in targets:
+        args = ["--package", PACKAGE, "--path", path, "--requests", str(requests)]
+        output = run_probe(project, "probe_asgi", args, env=env)
+        measured = json.loads(output.strip().splitlines()[-1])[path]
+        cpu[label], wall[label] = measured["cpu_ms"], measured["wall_ms"]
+        print(f"   {label:<52} {cpu[label]:>8.3f} {wall[label]:>8.3f}", flush=True)
+    note("CPU ms = process CPU per request (the app, its drivers, uvloop); wall ms adds waiting")
+    note("for Redis / Postgres (one request at a time, so wall = latency without queueing)")
+    for prefix in ("", "candidate: "):
+        cached, uncached = (
+            f"{prefix}GET /tickets/1 cached",
+            f"{prefix}GET /tickets/1 use_cache=false",
+        )
+        if cached not in cpu:
+            continue
+        live = cpu["GET /health/live"]
+        note(
+            f"{prefix}live CPU / cached CPU = {live / cpu[cached]:.2f} (goal for throughput >= "
+            f"{GOAL_CACHED_VS_LIVE:g})"
+        )
+        note(
+            f"{prefix}uncached / cached: CPU {cpu[uncached] / cpu[cached]:.2f}x, wall "
+            f"{wall[uncached] / wall[cached]:.2f}x (goal for throughput >= "
+            f"{GOAL_CACHED_VS_UNCACHED:g}x)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,47 +520,79 @@ def profile(project: Path, server: Server, load: Load, path: str, label: str) ->
     analyze_profile(raw)
 
 
+def ratio_line(name: str, value: float, goal: float | None, unit: str = "") -> None:
+    if goal is None:
+        note(f"{name:<44} {value:>6.2f}{unit}")
+    else:
+        met = verdict(value, goal, at_most=False)
+        note(f"{name:<44} {value:>6.2f}{unit}  goal >= {goal:g}{unit}: {met}")
+
+
 def summarize(results: dict[str, list[Result]]) -> None:
     heading("summary (median over rounds)")
-    rps = {key: median([r.rps for r in values]) for key, values in results.items()}
-    p50 = {key: median([r.p50_ms for r in values]) for key, values in results.items()}
-    p99 = {key: median([r.p99_ms for r in values]) for key, values in results.items()}
+
+    def mid(key: str, attribute: str) -> float:
+        return median([getattr(result, attribute) for result in results[key]])
+
     names = {
-        "live": "/health/live",
+        "live": "GET /health/live",
         "cached": "GET /tickets/1 cached",
         "uncached": "GET /tickets/1 uncached (use_cache=false)",
         "failopen": "GET /tickets/1 Redis refused (fail-open)",
         "miss": "GET /tickets/<random> cache-miss path",
         "write": "POST /tickets",
-        "cached_async": "what-if async deps: GET /tickets/1 cached",
-        "uncached_async": "what-if async deps: use_cache=false",
+        "cached_candidate": "candidate: GET /tickets/1 cached",
+        "uncached_candidate": "candidate: GET /tickets/1 use_cache=false",
     }
-    print(f"   {'endpoint':<44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    columns = f"{'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'app CPU':>8} {'svc CPU':>8}"
+    print(f"   {'endpoint':<44} {columns}")
     for key, name in names.items():
-        if key not in rps:
-            continue
-        print(f"   {name:<44} {rps[key]:>9.0f} {p50[key]:>8.2f} {p99[key]:>8.2f}")
-    vs_live = rps["cached"] / rps["live"]
-    vs_uncached = rps["cached"] / rps["uncached"]
-    note(
-        f"cached / live      = {vs_live:.2f} (goal >= {GOAL_CACHED_VS_LIVE:.2f}): "
-        f"{verdict(vs_live, GOAL_CACHED_VS_LIVE, at_most=False)}"
-    )
-    note(
-        f"cached / uncached  = {vs_uncached:.2f}x (goal >= {GOAL_CACHED_VS_UNCACHED:g}x): "
-        f"{verdict(vs_uncached, GOAL_CACHED_VS_UNCACHED, at_most=False)}"
-    )
-    note(f"cached / fail-open = {rps['cached'] / rps['failopen']:.2f}x (Redis refused, info)")
-    if "cached_async" in rps:
-        what_if_live = rps["cached_async"] / rps["live"]
-        what_if_uncached = rps["cached_async"] / rps["uncached_async"]
-        note(
-            f"what-if async deps: cached / live = {what_if_live:.2f} "
-            f"({verdict(what_if_live, GOAL_CACHED_VS_LIVE, at_most=False)}), "
-            f"cached / uncached = {what_if_uncached:.2f}x "
-            f"({verdict(what_if_uncached, GOAL_CACHED_VS_UNCACHED, at_most=False)})"
+        if key in results:
+            print(
+                f"   {name:<44} {mid(key, 'rps'):>7.0f} {mid(key, 'p50_ms'):>7.2f} "
+                f"{mid(key, 'p99_ms'):>7.2f} {mid(key, 'server_cpu_ms'):>8.3f} "
+                f"{mid(key, 'services_cpu_ms'):>8.3f}"
+            )
+    note("app CPU = ms of CPU per request in uvicorn and its workers; svc CPU = the same in")
+    note("Postgres, Redis and their docker-proxy processes")
+
+    def throughput(key: str, other: str) -> float:
+        return mid(key, "rps") / mid(other, "rps")
+
+    def cpu(key: str, other: str) -> float:
+        return mid(other, "server_cpu_ms") / mid(key, "server_cpu_ms")
+
+    def total_cpu(key: str, other: str) -> float:
+        def spent(name: str) -> float:
+            return mid(name, "server_cpu_ms") + mid(name, "services_cpu_ms")
+
+        return spent(other) / spent(key)
+
+    heading("ratios against the goals")
+    note("measured throughput:")
+    ratio_line("cached / live", throughput("cached", "live"), GOAL_CACHED_VS_LIVE)
+    ratio_line("cached / uncached", throughput("cached", "uncached"), GOAL_CACHED_VS_UNCACHED, "x")
+    ratio_line("cached / fail-open (Redis refused)", throughput("cached", "failopen"), None, "x")
+    ratio_line("cached / cache-miss path", throughput("cached", "miss"), None, "x")
+    note("inverse app CPU per request (the same ratios, little moved by other load):")
+    ratio_line("cached / live", cpu("cached", "live"), GOAL_CACHED_VS_LIVE)
+    ratio_line("cached / uncached", cpu("cached", "uncached"), GOAL_CACHED_VS_UNCACHED, "x")
+    note("inverse app + svc CPU per request (what bounds throughput when the box is CPU-bound):")
+    ratio_line("cached / live", total_cpu("cached", "live"), GOAL_CACHED_VS_LIVE)
+    total = total_cpu("cached", "uncached")
+    ratio_line("cached / uncached", total, GOAL_CACHED_VS_UNCACHED, "x")
+    if "cached_candidate" in results:
+        note("candidate template (both variants rendered from it): throughput; inverse CPU:")
+        ratio_line("cached / live", throughput("cached_candidate", "live"), GOAL_CACHED_VS_LIVE)
+        ratio_line("cached / live (CPU)", cpu("cached_candidate", "live"), GOAL_CACHED_VS_LIVE)
+        candidate_ratio = throughput("cached_candidate", "uncached_candidate")
+        ratio_line("cached / uncached", candidate_ratio, GOAL_CACHED_VS_UNCACHED, "x")
+        candidate_cpu = cpu("cached_candidate", "uncached_candidate")
+        ratio_line("cached / uncached (CPU)", candidate_cpu, GOAL_CACHED_VS_UNCACHED, "x")
+        candidate_total = total_cpu("cached_candidate", "uncached_candidate")
+        ratio_line(
+            "cached / uncached (app + svc CPU)", candidate_total, GOAL_CACHED_VS_UNCACHED, "x"
         )
-    note(f"cached / miss path = {rps['cached'] / rps['miss']:.2f}x (GET miss + SELECT + SET, info)")
 
 
 def main() -> int:
@@ -467,11 +604,15 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--tickets", type=int, default=200_000, help="tickets seeded")
+    parser.add_argument(
+        "--in-process-requests", type=int, default=1000, help="requests per in-process block"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the rendered projects and logs")
     parser.add_argument(
-        "--what-if",
-        action="store_true",
-        help="also serve copies whose sync dependencies are made `async def` (proposed change)",
+        "--candidate",
+        type=Path,
+        help="another checkout of this template (a proposed change): its default and "
+        "use_cache=false variants are served and measured side by side",
     )
     parser.add_argument(
         "--profile",
@@ -492,13 +633,12 @@ def main() -> int:
             workdir = stack.enter_context(work_directory(args.keep, "bench-load-"))
             project = prepare_project(workdir)
             plain = prepare_project(workdir, "nocache", {"use_cache": False})
-            what_if = None
-            if args.what_if:
-                what_if = (
-                    async_dependencies(prepare_project(workdir, "default-async")),
-                    async_dependencies(
-                        prepare_project(workdir, "nocache-async", {"use_cache": False})
-                    ),
+            candidate = None
+            if args.candidate is not None:
+                source = args.candidate.resolve()
+                candidate = (
+                    prepare_project(workdir, "candidate", src=source),
+                    prepare_project(workdir, "candidate-nocache", {"use_cache": False}, source),
                 )
             heading("services")
             running = stack.enter_context(services("bench-load", with_redis=True))
@@ -511,14 +651,31 @@ def main() -> int:
                 ("uncached", plain, database),
                 ("failopen", project, {**database, "REDIS_URL": refused}),
             ]
-            if what_if is not None:
-                start += [("cached_async", what_if[0], with_redis)]
-                start += [("uncached_async", what_if[1], database)]
+            if candidate is not None:
+                start += [("cached_candidate", candidate[0], with_redis)]
+                start += [("uncached_candidate", candidate[1], database)]
             servers = {
                 label: stack.enter_context(uvicorn(label, path, env, args.workers, workdir))
                 for label, path, env in start
             }
+            targets = [
+                ("GET /health/live", project, "/health/live", with_redis),
+                ("GET /tickets/1 cached", project, "/tickets/1", with_redis),
+                ("GET /tickets/1 use_cache=false", plain, "/tickets/1", database),
+            ]
+            if candidate is not None:
+                targets += [
+                    ("candidate: GET /tickets/1 cached", candidate[0], "/tickets/1", with_redis),
+                    (
+                        "candidate: GET /tickets/1 use_cache=false",
+                        candidate[1],
+                        "/tickets/1",
+                        database,
+                    ),
+                ]
+            in_process(targets, args.in_process_requests)
             load = Load(args.threads, args.connections, args.duration, args.warmup, workdir)
+            load.services = service_pids(running)
             results = run_phases(load, running, servers, args.tickets, args.rounds)
             summarize(results)
             if args.profile:

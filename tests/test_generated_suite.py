@@ -16,7 +16,18 @@ def test_generated_suite_passes_on_real_services(
         services: ExternalServices = request.getfixturevalue("external_services")
         env |= {"TEST_DATABASE_URL": services.database_url, "TEST_REDIS_URL": services.redis_url}
 
-    result = project.run("uv", "run", "--locked", "pytest", "-p", "no:cacheprovider", env=env)
+    # `slow or not slow`: the default run and the dev command's end-to-end tests, in one session.
+    result = project.run(
+        "uv",
+        "run",
+        "--locked",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "slow or not slow",
+        env=env,
+    )
 
     # CI=true turns missing services into failures; also make sure tests really ran.
     summary = result.stdout.strip().splitlines()[-1]

