@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from .containers import Image, build_image, docker, name
 from .variants import Variant
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
@@ -141,3 +142,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         variant = callspec.params.get("variant") if callspec else None
         if isinstance(variant, Variant):
             item.add_marker(pytest.mark.xdist_group(variant.id))
+
+
+@pytest.fixture(scope="session")
+def built_image(rendered: RenderedFn) -> Iterator[Callable[[Variant], Image]]:
+    """The variant's production image, built once per session (its checks share one xdist
+    worker) and removed at the session's end; tags are unique to the session."""
+    built: list[Image] = []
+
+    @cache
+    def build(variant: Variant) -> Image:
+        image = build_image(rendered(variant).path, f"{name(variant.id)}:test")
+        built.append(image)
+        return image
+
+    yield build
+    for image in built:
+        docker("image", "rm", "--force", image.tag, check=False)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # Numbers the tests measured (image size, build time, time to ready), for the notes and PRs.
+    lines = sorted(
+        str(value)
+        for report in terminalreporter.stats.get("passed", [])
+        for key, value in getattr(report, "user_properties", [])
+        if key == "measured"
+    )
+    if lines:
+        terminalreporter.section("measured")
+        for line in lines:
+            terminalreporter.line(line)

