@@ -1,0 +1,139 @@
+"""Each Docker variant's compose stack, as a user runs it: up healthy with the migrations run once
+before the app, a failing migration keeps the app from starting, and `down -v` leaves nothing."""
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import RenderedFn
+from .containers import (
+    Image,
+    answers_ok,
+    build_image,
+    command,
+    docker,
+    name,
+    ticket_round_trip,
+)
+from .variants import VARIANTS, Variant
+
+# Images exist here only for the machine's Python (stand-ins, no registry).
+BUILT = [variant for variant in VARIANTS if variant.answer("use_docker") and variant.installable]
+BuiltImageFn = Callable[[Variant], Image]
+LABEL = "com.docker.compose.project"
+
+
+class Stack:
+    """`docker compose` on one project directory under a project name of this session's own."""
+
+    def __init__(self, directory: Path, project: str, image: str) -> None:
+        self.directory = directory
+        self.project = project
+        # The image built beforehand (this compose cannot build); port 0: any free host port.
+        self.env = os.environ | {"APP_IMAGE": image, "APP_PORT": "0"}
+
+    def compose(self, *args: str, check: bool = True) -> Any:
+        compose = shutil.which("docker-compose") or "docker-compose"
+        return command(
+            [compose, "--project-name", self.project, *args],
+            cwd=self.directory,
+            env=self.env,
+            check=check,
+            timeout=300,
+        )
+
+    def container(self, service: str) -> dict[str, Any]:
+        (container,) = self.compose("ps", "--all", "--quiet", service).stdout.split()
+        inspected: dict[str, Any] = json.loads(docker("inspect", container).stdout)[0]
+        return inspected
+
+    def leftovers(self) -> dict[str, list[str]]:
+        label = f"label={LABEL}={self.project}"
+        return {
+            "containers": docker("ps", "--all", "--quiet", "--filter", label).stdout.split(),
+            "volumes": docker("volume", "ls", "--quiet", "--filter", label).stdout.split(),
+            "networks": docker("network", "ls", "--quiet", "--filter", label).stdout.split(),
+        }
+
+
+@contextmanager
+def stack(directory: Path, variant: Variant, image: str) -> Iterator[Stack]:
+    """A stack that is always taken down with its volumes, and must leave nothing behind."""
+    running = Stack(directory, name(variant.id, "compose"), image)
+    try:
+        yield running
+    finally:
+        running.compose("down", "--volumes", "--remove-orphans", "--timeout", "20")
+    assert running.leftovers() == {"containers": [], "volumes": [], "networks": []}
+
+
+@pytest.mark.parametrize("variant", BUILT, ids=[variant.id for variant in BUILT])
+def test_stack_comes_up_healthy_after_one_migration_and_goes_down_without_a_trace(
+    built_image: BuiltImageFn, rendered: RenderedFn, variant: Variant
+) -> None:
+    project = rendered(variant)
+    with stack(project.path, variant, built_image(variant).tag) as running:
+        running.compose("up", "--no-build", "--detach", "--wait", "--wait-timeout", "120")
+
+        migrate, app = running.container("migrate"), running.container("app")
+        assert (migrate["State"]["ExitCode"], migrate["RestartCount"]) == (0, 0)
+        migrated = datetime.fromisoformat(migrate["State"]["FinishedAt"])
+        assert migrated <= datetime.fromisoformat(app["State"]["StartedAt"])
+        assert app["State"]["Health"]["Status"] == "healthy"
+        database = project.answers["package_name"]
+        versions = running.compose(
+            "exec", "-T", "postgres",
+            "psql", "-U", "app", "-d", database, "-tAc", "SELECT version_num FROM alembic_version",
+        ).stdout.split()  # fmt: skip
+        assert versions == ["0001"]
+
+        port = running.compose("port", "app", "8000").stdout.strip().rsplit(":", 1)[1]
+        base_url = f"http://127.0.0.1:{port}"
+        assert answers_ok(f"{base_url}/health/ready")
+        if variant.answer("example_api"):
+            ticket_round_trip(base_url)
+
+
+BROKEN_MIGRATION = '''"""A migration that fails."""
+
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+
+
+def upgrade() -> None:
+    op.execute("SELECT no_such_column_broken_on_purpose FROM alembic_version")
+'''
+
+
+@pytest.mark.parametrize("variant", BUILT[:1], ids=[BUILT[0].id])
+def test_failing_migration_keeps_the_app_from_starting(
+    rendered: RenderedFn, tmp_path: Path, variant: Variant
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(rendered(variant).path, project, ignore=shutil.ignore_patterns(".venv"))
+    (project / "migrations/versions/0002_broken.py").write_text(BROKEN_MIGRATION)
+    image = build_image(project, f"{name(variant.id, 'broken')}:test")
+    try:
+        with stack(project, variant, image.tag) as running:
+            up = running.compose(
+                "up", "--no-build", "--detach", "--wait", "--wait-timeout", "120", check=False
+            )
+            assert up.returncode != 0, up.stdout + up.stderr
+
+            migrate, app = running.container("migrate"), running.container("app")
+            assert migrate["State"]["ExitCode"] != 0
+            logs = running.compose("logs", "migrate").stdout
+            assert "no_such_column_broken_on_purpose" in logs
+            assert app["State"]["Status"] == "created"
+            assert app["State"]["StartedAt"].startswith("0001-01-01")
+    finally:
+        docker("image", "rm", "--force", image.tag, check=False)
