@@ -148,9 +148,12 @@ def start_postgres(created: Cleanup, network: str, alias: str, password: str) ->
     wait_until(
         "Postgres accepting connections",
         60,
-        lambda: docker("exec", container, "pg_isready", "-U", "app", "-d", "app", check=False)
-        .returncode
-        == 0,
+        lambda: (
+            docker(
+                "exec", container, "pg_isready", "-U", "app", "-d", "app", check=False
+            ).returncode
+            == 0
+        ),
     )
     return container
 

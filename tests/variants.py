@@ -49,6 +49,7 @@ VARIANTS = [
     Variant("gitlab", {"ci_provider": "gitlab"}, services="embedded"),
     Variant("no-ci", {"ci_provider": "none"}),
     Variant("no-docker", {"use_docker": False}),
+    Variant("kubernetes", {"deploy_kubernetes": True}),
     Variant(
         "own-names",
         {"project_name": "Café Orders", "package_name": "orders_api", "cache_ttl_seconds": 5},
