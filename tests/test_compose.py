@@ -4,6 +4,7 @@ before the app, a failing migration keeps the app from starting, and `down -v` l
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -76,11 +77,18 @@ def stack(directory: Path, variant: Variant, image: str) -> Iterator[Stack]:
 
 @pytest.mark.parametrize("variant", BUILT, ids=[variant.id for variant in BUILT])
 def test_stack_comes_up_healthy_after_one_migration_and_goes_down_without_a_trace(
-    built_image: BuiltImageFn, rendered: RenderedFn, variant: Variant
+    built_image: BuiltImageFn,
+    rendered: RenderedFn,
+    record_property: Callable[[str, object], None],
+    variant: Variant,
 ) -> None:
     project = rendered(variant)
     with stack(project.path, variant, built_image(variant).tag) as running:
+        started = time.monotonic()
         running.compose("up", "--no-build", "--detach", "--wait", "--wait-timeout", "120")
+        record_property(
+            "measured", f"{variant.id}: compose up --wait {time.monotonic() - started:.1f} s"
+        )
 
         migrate, app = running.container("migrate"), running.container("app")
         assert (migrate["State"]["ExitCode"], migrate["RestartCount"]) == (0, 0)
