@@ -145,17 +145,14 @@ def start_postgres(created: Cleanup, network: str, alias: str, password: str) ->
         "--env", "POSTGRES_DB=app",
         POSTGRES_IMAGE,
     )  # fmt: skip
-    wait_until(
-        "Postgres accepting connections",
-        60,
-        lambda: (
-            docker(
-                "exec", container, "pg_isready", "-U", "app", "-d", "app", check=False
-            ).returncode
-            == 0
-        ),
-    )
+    # Over TCP: the entrypoint's first, initialising server listens on the socket only.
+    ready = ["exec", container, "pg_isready", "--host", "127.0.0.1", "-U", "app", "-d", "app"]
+    wait_until("Postgres accepting connections", 60, lambda: accepts(ready))
     return container
+
+
+def accepts(exec_command: list[str]) -> bool:
+    return docker(*exec_command, check=False).returncode == 0
 
 
 def start_redis(created: Cleanup, network: str, alias: str) -> str:
