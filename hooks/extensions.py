@@ -1,4 +1,4 @@
-"""Jinja filters for copier.yml (validators, defaults) and for every template file an answer reaches.
+"""Jinja filters for copier.yml (validators, defaults) and for every file an answer reaches.
 
 Loaded by copier-template-extensions; stdlib only, because it runs inside the user's copier.
 Each answer reaches a file through the filter made for where it lands: `py_str` (Python string
