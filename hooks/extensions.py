@@ -1,6 +1,9 @@
-"""Jinja filters for copier.yml validators and defaults.
+"""Jinja filters for copier.yml (validators, defaults) and for every file an answer reaches.
 
 Loaded by copier-template-extensions; stdlib only, because it runs inside the user's copier.
+Each answer reaches a file through the filter made for where it lands: `py_str` (Python string
+literal), `toml_str` (TOML basic string), `yaml_str` (YAML double-quoted scalar), `md` (Markdown
+text, HTML-free). Validators refuse what none of them can represent (`unrepresentable`).
 """
 
 import keyword
@@ -10,6 +13,30 @@ import unicodedata
 
 from jinja2 import Environment
 from jinja2.ext import Extension
+
+# Distribution and package names derived from answers stay this short, so every identifier built
+# from them fits its limit: Postgres database/role names (63 bytes, with prefixes such as
+# `test_gw12_`), compose project and volume names (`<slug>-dev-postgres`), Kubernetes names and
+# labels (63), environment variable prefixes.
+NAME_LIMIT = 40
+# An address as packaging metadata (RFC 5322 addr-spec, dot-atom form) takes it: ASCII, no quotes
+# or spaces, a domain of dot-separated labels ending in a name.
+ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+EMAIL_PATTERN = rf"^{ATEXT}(?:\.{ATEXT})*@(?:{LABEL}\.)+[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?$"
+# Categories no file can hold literally; Python gets escapes for them (and for surrogates).
+PY_ESCAPED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+# Characters a text answer may not hold at all: they would break a line of a config file or of the
+# answers file, or cannot be encoded as UTF-8.
+REFUSED_CATEGORIES = {"Cc": "a control character", "Cs": "a lone surrogate"}
+REFUSED_CATEGORIES |= {"Zl": "a line break", "Zp": "a paragraph break"}
+LINE_BREAKS = {"\n": "a line break", "\r": "a line break", "\x85": "a line break"}
+# ASCII punctuation with a meaning somewhere in CommonMark or GitHub Markdown (emphasis, code,
+# links, images, headings, tables, strikethrough, math); `<` and `&` become entities instead.
+MD_SPECIAL = set("\\`*_[]()#+-!|~$>")
+MD_ENTITIES = {"<": "&lt;", "&": "&amp;"}
+TOML_SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+YAML_SHORT_ESCAPES = {"\0": "\\0", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
 def is_python_keyword(name: str) -> bool:
@@ -21,14 +48,156 @@ def is_stdlib_module(name: str) -> bool:
     return name in sys.stdlib_module_names
 
 
+def unrepresentable(text: str) -> str:
+    """What in `text` no generated file can hold ("" when all is fine), for validator messages."""
+    for char in text:
+        problem = LINE_BREAKS.get(char) or REFUSED_CATEGORIES.get(unicodedata.category(char))
+        if problem:
+            return f"{problem} ({codepoint(char)})"
+    return ""
+
+
+def codepoint(char: str) -> str:
+    return f"U+{ord(char):04X}"
+
+
 def slugify(text: str) -> str:
+    """A valid distribution name from free text, at most NAME_LIMIT characters, "" if none.
+
+    Accents are dropped, anything else that is not a letter or digit separates words, a leading
+    digit is dropped (names start with a letter), and a long result is cut at a word boundary.
+    """
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower())
+    slug = re.sub(r"^[^a-z]+", "", slug).strip("-")
+    if len(slug) > NAME_LIMIT:
+        cut = slug[: NAME_LIMIT + 1]
+        slug = cut[:NAME_LIMIT] if "-" not in cut else cut.rsplit("-", 1)[0]
+    return slug
+
+
+def package_from_slug(slug: str) -> str:
+    """The default import name: the slug with underscores, moved off keywords and stdlib names."""
+    name = slug.replace("-", "_")
+    if name and (is_python_keyword(name) or is_stdlib_module(name)):
+        name = f"{name}_service"[:NAME_LIMIT]
+    return name
+
+
+def py_escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def py_str(text: str) -> str:
+    """A Python string literal for `text`, in the quotes `ruff format` would choose.
+
+    ruff (like black) prefers double quotes unless the text holds more double quotes than single
+    quotes. Characters without a visible glyph (controls, format characters such as bidi marks,
+    private use, unassigned, separators) are written as escapes, so the source shows them.
+    """
+    quote = "'" if text.count('"') > text.count("'") else '"'
+    body = []
+    for char in text:
+        if char in {"\\", quote}:
+            body.append("\\" + char)
+        elif unicodedata.category(char) in PY_ESCAPED_CATEGORIES:
+            body.append(py_escape(char))
+        else:
+            body.append(char)
+    return quote + "".join(body) + quote
+
+
+def toml_str(text: str) -> str:
+    """A TOML basic string for `text`: backslash, quote and control characters escaped."""
+    body = []
+    for char in text:
+        if char in {"\\", '"'}:
+            body.append("\\" + char)
+        elif char in TOML_SHORT_ESCAPES:
+            body.append(TOML_SHORT_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            body.append(f"\\u{ord(char):04X}")
+        else:
+            body.append(char)
+    return '"' + "".join(body) + '"'
+
+
+def yaml_printable(char: str) -> bool:
+    # What YAML (and PyYAML's reader) accepts literally inside a double-quoted scalar, minus the
+    # characters that count as line breaks (U+0085, U+2028, U+2029) and the byte-order mark.
+    code = ord(char)
+    return (
+        0x20 <= code <= 0x7E
+        or 0xA0 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    ) and char not in {"\u2028", "\u2029", "\ufeff"}
+
+
+def yaml_str(text: str) -> str:
+    """A YAML double-quoted scalar that parses back to exactly `text`."""
+    body = []
+    for char in text:
+        code = ord(char)
+        if char in {"\\", '"'}:
+            body.append("\\" + char)
+        elif char in YAML_SHORT_ESCAPES:
+            body.append(YAML_SHORT_ESCAPES[char])
+        elif yaml_printable(char):
+            body.append(char)
+        elif code <= 0xFF:
+            body.append(f"\\x{code:02X}")
+        elif code <= 0xFFFF:
+            body.append(f"\\u{code:04X}")
+        else:
+            body.append(f"\\U{code:08X}")
+    return '"' + "".join(body) + '"'
+
+
+def md(text: str) -> str:
+    """`text` as inline Markdown that renders as exactly `text`: no markup, no HTML.
+
+    Punctuation with a meaning gets a backslash escape; `<` and `&` become entities; spaces at the
+    edges (which Markdown would drop, or read as a code block) become `&#32;`; a leading
+    "1." or "1)" is escaped so it does not start a list.
+    """
+    body = []
+    for char in text:
+        if char in MD_ENTITIES:
+            body.append(MD_ENTITIES[char])
+        elif char in MD_SPECIAL:
+            body.append("\\" + char)
+        else:
+            body.append(char)
+    escaped = "".join(body)
+    escaped = re.sub(r"^(\d+)([.)])", r"\1\\\2", escaped)
+    stripped = escaped.strip(" ")
+    lead = len(escaped) - len(escaped.lstrip(" "))
+    trail = len(escaped) - len(escaped.rstrip(" "))
+    return "&#32;" * lead + stripped + "&#32;" * trail
+
+
+FILTERS = {
+    "is_python_keyword": is_python_keyword,
+    "is_stdlib_module": is_stdlib_module,
+    "unrepresentable": unrepresentable,
+    "slugify": slugify,
+    "package_from_slug": package_from_slug,
+    "py_str": py_str,
+    "toml_str": toml_str,
+    "yaml_str": yaml_str,
+    "md": md,
+}
 
 
 class PythonNamesExtension(Extension):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        environment.filters["is_python_keyword"] = is_python_keyword
-        environment.filters["is_stdlib_module"] = is_stdlib_module
-        environment.filters["slugify"] = slugify
+        environment.filters.update(FILTERS)
+        environment.globals["NAME_LIMIT"] = NAME_LIMIT
+        environment.globals["EMAIL_PATTERN"] = EMAIL_PATTERN

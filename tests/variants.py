@@ -11,6 +11,9 @@ BASE_ANSWERS: dict[str, Any] = {
     "author_email": "team@example.com",
 }
 
+WORST_CASE_NAME = (
+    'Bob\'s "Best" \\ {{ 7*7 }} {% raw %}$(rm -rf ~)`id` BoxOfficeAPI Go 🎟️ تذاكر Cafe\u0301'
+)
 # The only Python this machine (and CI) has; other versions are rendered and checked statically.
 INSTALLABLE_PYTHON = "3.11"
 
@@ -55,6 +58,19 @@ VARIANTS = [
         {"project_name": "Café Orders", "package_name": "orders_api", "cache_ttl_seconds": 5},
         services="external",
     ),
+    # The longest accepted name, full of what breaks naive templating: quotes, a backslash, Jinja,
+    # shell, an emoji, right-to-left text, a combining accent. Its default slug and package name
+    # are cut to exactly the 40-character limit.
+    Variant(
+        "worst-case-answers",
+        {
+            "project_name": WORST_CASE_NAME,
+            "description": 'Sells "tickets" from C:\\queue\\ {{ 7*7 }} $(id) ',
+            "author_name": 'O\'Brien "Ops" C:\\queue',
+            "author_email": "o'brien+ops@example.com",
+        },
+        services="embedded",
+    ),
     Variant("python-3.12", {"python_version": "3.12"}),
     Variant("python-3.13", {"python_version": "3.13"}),
 ]
@@ -82,5 +98,14 @@ REJECTED = [
     Rejected("empty-author", {"author_name": ""}, "author_name must not be empty"),
     Rejected("unknown-ci", {"ci_provider": "jenkins"}, "'jenkins' is not in"),
     Rejected("unknown-python", {"python_version": "3.10"}, "'3.10' is not in"),
+    Rejected("name-tab", {"project_name": "Ticket\tOffice"}, "a control character (U+0009)"),
+    Rejected("name-newline", {"project_name": "Ticket\nOffice"}, "a line break (U+000A)"),
+    Rejected("description-line-separator", {"description": "a\u2028b"}, "a line break (U+2028)"),
+    Rejected("author-lone-surrogate", {"author_name": "Bob \ud800"}, "a lone surrogate (U+D800)"),
+    Rejected("name-without-letters", {"project_name": "🎟️ 2048"}, "project_slug is empty"),
+    Rejected("slug-41-chars", {"project_slug": "a" * 41}, "keep it to 40 or fewer"),
+    Rejected("package-41-chars", {"package_name": "a" * 41}, "keep it to 40 or fewer"),
+    Rejected("email-quote", {"author_email": 'a"b@example.com'}, "is not an email address"),
+    Rejected("email-double-dot", {"author_email": "a..b@example.com"}, "is not an email address"),
     Rejected("zero-ttl", {"cache_ttl_seconds": 0}, "use a number of seconds from 1 to 86400"),
 ]

@@ -1,0 +1,1 @@
+"""The service package (name and description: about.py)."""

@@ -1,0 +1,94 @@
+"""hooks/lock.py: a broken project fails the copy loudly; an offline `uv lock` only warns and says
+what to run; on update it re-locks what changed and keeps the existing pins."""
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from .conftest import TEMPLATE_ROOT, child_env
+
+LOCK_HOOK = TEMPLATE_ROOT / "hooks" / "lock.py"
+PYPROJECT = """[project]
+name = "locked"
+version = "0.1.0"
+requires-python = ">=3.11"
+dependencies = [{dependencies}]
+"""
+
+
+def run_lock_hook(project: Path, operation: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(LOCK_HOOK), operation],
+        cwd=project,
+        env=child_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def project_with(tmp_path: Path, dependencies: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT.format(dependencies=dependencies))
+    return tmp_path
+
+
+def locked_versions(project: Path) -> dict[str, str]:
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    return {package["name"]: package.get("version", "") for package in lock["package"]}
+
+
+def test_a_pyproject_that_does_not_parse_fails_the_copy(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "C:\\queue"\n')
+
+    result = run_lock_hook(tmp_path, "copy")
+
+    assert result.returncode == 1
+    assert "pyproject.toml does not parse" in result.stderr
+    assert str(tmp_path / "pyproject.toml") in result.stderr
+
+
+def test_a_lock_that_fails_for_the_project_fails_the_copy(tmp_path: Path) -> None:
+    project = project_with(tmp_path, '"not a requirement!!"')
+
+    result = run_lock_hook(project, "copy")
+
+    assert result.returncode == 1
+    assert "`uv lock` failed" in result.stderr
+    assert "Fix pyproject.toml, then run `uv lock`" in result.stderr
+
+
+def test_an_unreachable_index_only_warns_and_says_what_to_run(tmp_path: Path) -> None:
+    project = project_with(tmp_path, '"no-such-package-for-template-tests>=1"')
+
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused.
+    result = run_lock_hook(project, "copy", UV_INDEX_URL="http://127.0.0.1:9/simple")
+
+    assert result.returncode == 0
+    assert "could not reach the package index; run `uv lock` once you are online" in result.stderr
+
+
+def test_update_relocks_what_changed_and_keeps_existing_pins(tmp_path: Path) -> None:
+    project = project_with(tmp_path, '"idna<3.7"')
+    assert run_lock_hook(project, "copy").returncode == 0
+    pinned = locked_versions(project)["idna"]
+    # The update relaxes the bound and adds a dependency, as a new template version might.
+    project_with(tmp_path, '"idna", "six"')
+
+    result = run_lock_hook(project, "update")
+
+    assert result.returncode == 0, result.stderr
+    versions = locked_versions(project)
+    assert versions["idna"] == pinned
+    assert "six" in versions
+    subprocess.run(["uv", "lock", "--check"], cwd=project, env=child_env(), check=True)
+
+
+def test_update_of_a_project_without_a_lock_creates_none(tmp_path: Path) -> None:
+    project = project_with(tmp_path, '"idna"')
+
+    result = run_lock_hook(project, "update")
+
+    assert result.returncode == 0
+    assert not (project / "uv.lock").exists()
