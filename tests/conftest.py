@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from .sharding import add_option, select
 from .variants import Variant
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
@@ -134,7 +135,12 @@ def external_services() -> Iterator[ExternalServices]:
     postgres.stop()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_option(parser)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    select(config, items)
     # All checks of one variant on one xdist worker: it is rendered and installed only once.
     for item in items:
         callspec = getattr(item, "callspec", None)
