@@ -17,8 +17,8 @@ import copier
 import pytest
 import yaml
 
-from .conftest import TEMPLATE_ROOT, child_env, run
-from .releases import current_version, recorded, tag_name, throwaway_clone
+from .conftest import child_env, run
+from .releases import ROOT, current_version, recorded, tag_name, throwaway_clone
 from .variants import BASE_ANSWERS
 
 GIT_ENV = child_env(
@@ -49,20 +49,20 @@ def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This repository's history with the releases tagged, plus the work tree as the candidate."""
     base = tmp_path_factory.mktemp("template-history")
-    repo = throwaway_clone(TEMPLATE_ROOT, base / "repo")
+    repo = throwaway_clone(ROOT, base / "repo")
     # Commit the work tree (tracked and new files, minus ignored ones) without copying it: the
     # clone's git directory, a fresh index and this checkout as the work tree.
     commit_env = GIT_ENV | {
         "GIT_DIR": str(repo / ".git"),
-        "GIT_WORK_TREE": str(TEMPLATE_ROOT),
+        "GIT_WORK_TREE": str(ROOT),
         "GIT_INDEX_FILE": str(base / "candidate-index"),
     }
-    git(TEMPLATE_ROOT, "add", "--all", env=commit_env)
-    tree = git(TEMPLATE_ROOT, "write-tree", env=commit_env)
-    head = git(TEMPLATE_ROOT, "rev-parse", "HEAD")
+    git(ROOT, "add", "--all", env=commit_env)
+    tree = git(ROOT, "write-tree", env=commit_env)
+    head = git(ROOT, "rev-parse", "HEAD")
     parent = ["-p", head] if head_is_in(repo, head) else []
     message = f"Candidate {CANDIDATE}: the work tree under test"
-    candidate = git(TEMPLATE_ROOT, "commit-tree", tree, *parent, "-m", message, env=commit_env)
+    candidate = git(ROOT, "commit-tree", tree, *parent, "-m", message, env=commit_env)
     git(repo, "tag", CANDIDATE, candidate)
     return repo
 
@@ -262,8 +262,10 @@ def test_update_keeps_user_work_and_brings_the_template_changes(
 
     assert conflicts(project) == []
     updated = files(project)
-    # Every answer carried over (a renamed question needs a `_migrations` step and its own test).
-    assert answers(project) == answered | {"_commit": CANDIDATE}
+    # Every answer carried over (a renamed question needs a `_migrations` step and its own test,
+    # like the declined-cache one below); questions the candidate adds get their defaults.
+    after = answers(project)
+    assert {name: after.get(name) for name in answered} == answered | {"_commit": CANDIDATE}
     # The template's changes arrived: what the user left alone is now the candidate's version,
     # and what the candidate no longer renders is gone.
     untouched = {path for path in new if path not in edited | {ANSWERS_FILE}}
