@@ -79,22 +79,14 @@ def tag(repo: Path, releases: dict[str, str]) -> list[str]:
 
 def throwaway_clone(source: Path, destination: Path) -> Path:
     """A full clone of `source` (all history, no hard links), with the recorded releases tagged."""
-    git(
-        source.parent,
-        "clone",
-        "--quiet",
-        "--no-local",
-        "--no-checkout",
-        str(source),
-        str(destination),
-    )
+    git(source.parent, "clone", "--quiet", "--no-local", str(source), str(destination))
     tag(destination, recorded(source / RECORD.name))
     return destination
 
 
 def record(repo: Path, record_file: Path = RECORD) -> str:
-    """Add HEAD under the version pyproject.toml names (a commit cannot name itself, so the
-    record entry is the commit after the release commit)."""
+    """Add HEAD under the version pyproject.toml names. A commit cannot name itself: the record
+    entry is committed after the release commit."""
     version = current_version(repo)
     releases = recorded(record_file)
     if version in releases:

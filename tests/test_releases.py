@@ -1,6 +1,7 @@
 """The release record matches the CHANGELOG and the history: each recorded version is a commit
 that exists and that says it is that version, and tags are made from the record."""
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from .releases import (
     changelog_versions,
     current_version,
     git,
+    record,
     recorded,
     tag,
     tag_name,
@@ -65,3 +67,27 @@ def test_tag_creates_the_recorded_tags_once_and_never_moves_one(tmp_path: Path) 
     git(clone, "tag", tag_name(newest), f"{RELEASES[newest]}~1")
     with pytest.raises(ReleaseError, match=f"tag {tag_name(newest)} points at"):
         tag(clone, RELEASES)
+
+
+def test_cutting_a_release_records_head_and_tags_it(tmp_path: Path) -> None:
+    clone = throwaway_clone(ROOT, tmp_path / "clone")
+    pyproject, changelog = clone / "pyproject.toml", clone / "CHANGELOG.md"
+    pyproject.write_text(
+        pyproject.read_text().replace(f'version = "{current_version()}"', 'version = "9.0.0"')
+    )
+    with pytest.raises(ReleaseError, match=re.escape("CHANGELOG.md has no `## 9.0.0` section")):
+        record(clone, clone / RECORD.name)
+    changelog.write_text(changelog.read_text().replace("## ", "## 9.0.0\n\n- Next.\n\n## ", 1))
+    with pytest.raises(ReleaseError, match="uncommitted changes"):
+        record(clone, clone / RECORD.name)
+    git(clone, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qam", "9.0.0")
+    release_commit = git(clone, "rev-parse", "HEAD")
+
+    record(clone, clone / RECORD.name)
+
+    releases = recorded(clone / RECORD.name)
+    assert releases == RELEASES | {"9.0.0": release_commit}
+    assert tag(clone, releases) == ["v9.0.0"]
+    assert git(clone, "rev-parse", "v9.0.0^{commit}") == release_commit
+    with pytest.raises(ReleaseError, match=re.escape("9.0.0 is already recorded")):
+        record(clone, clone / RECORD.name)
