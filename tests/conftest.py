@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from .containers import Image, build_image, docker, name
+from .sharding import add_option, select
 from .variants import Variant
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
@@ -135,7 +136,12 @@ def external_services() -> Iterator[ExternalServices]:
     postgres.stop()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_option(parser)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    select(config, items)
     # All checks of one variant on one xdist worker: it is rendered and installed only once.
     for item in items:
         callspec = getattr(item, "callspec", None)

@@ -1,19 +1,24 @@
-"""`copier update` from an older template version to the working tree keeps the user's work.
+"""`copier update` from the recorded releases to the working tree keeps the user's work.
 
-A throwaway git repository holds the template twice: v0.1.0, rebuilt from the working tree by
-undoing what CHANGELOG.md lists for 0.2.0, and v0.2.0, the working tree itself.
+A throwaway clone of this repository gets the tags of RELEASES.toml and, on top, the working tree
+committed and tagged as the candidate release. Projects are scaffolded at a real release, edited
+the way teams edit them, and updated to the candidate. What the candidate changes is not spelled
+out here: a fresh render of the candidate is the expectation for every file the user left alone.
 """
 
 import re
-import shutil
+import subprocess
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import copier
 import pytest
+import yaml
 
-from .conftest import TEMPLATE_ROOT, child_env, run
+from .conftest import child_env, run
+from .releases import ROOT, current_version, recorded, tag_name, throwaway_clone
 from .variants import BASE_ANSWERS
 
 GIT_ENV = child_env(
@@ -22,76 +27,96 @@ GIT_ENV = child_env(
     GIT_COMMITTER_NAME="Template Tests",
     GIT_COMMITTER_EMAIL="tests@example.com",
 )
-TEMPLATE_PARTS = ("copier.yml", "template", "hooks")
-READINESS_NOW = "readiness_timeout_seconds: float = Field(default=2.0, gt=0)"
-READINESS_IN_0_1_0 = "readiness_timeout_seconds: float = Field(default=5.0, gt=0)"
+RELEASES = recorded()
+# The working tree ships as the version pyproject.toml names; once that is released (recorded),
+# the working tree is the next development version after it.
+CANDIDATE = tag_name(
+    current_version() if current_version() not in RELEASES else f"{current_version()}.post1.dev0"
+)
+# Projects are scaffolded at the last two releases: the update most projects take, and one more.
+UPDATE_FROM = [tag_name(version) for version in RELEASES][-2:]
+# Never rendered by an update: the user owns them (.env by a copy-time task, uv.lock by uv).
+USER_OWNED = {Path(".env"), Path("uv.lock")}
+ANSWERS_FILE = Path(".copier-answers.yml")
+CONFLICT = re.compile(r"^<{7} .*\n(?:.*\n)*?={7}\n(?:.*\n)*?>{7} ", re.MULTILINE)
 
 
-def git(cwd: Path, *args: str) -> str:
-    return run(["git", *args], cwd=cwd, env=GIT_ENV).stdout
-
-
-def rewind_to_0_1_0(template: Path) -> None:
-    """Undo the 0.2.0 changes: the question was `use_redis`, readiness waited 5 s."""
-    for path in sorted(template.rglob("*"), reverse=True):  # children before their folders
-        if path.is_file() and path.suffix not in {".pyc"}:
-            text = path.read_text()
-            path.write_text(
-                text.replace("use_cache", "use_redis").replace(READINESS_NOW, READINESS_IN_0_1_0)
-            )
-        if "use_cache" in path.name:
-            path.rename(path.with_name(path.name.replace("use_cache", "use_redis")))
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    return run(["git", *args], cwd=cwd, env=env or GIT_ENV).stdout.strip()
 
 
 @pytest.fixture(scope="module")
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = tmp_path_factory.mktemp("template-repo")
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-
-    def snapshot() -> None:
-        for part in TEMPLATE_PARTS:
-            target = repo / part
-            if target.is_dir():
-                shutil.rmtree(target)
-            source = TEMPLATE_ROOT / part
-            if source.is_dir():
-                shutil.copytree(source, target, ignore=ignore)
-            else:
-                shutil.copy2(source, target)
-
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    snapshot()
-    rewind_to_0_1_0(repo)
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "--message", "0.1.0")
-    git(repo, "tag", "v0.1.0")
-    snapshot()
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "--message", "0.2.0")
-    git(repo, "tag", "v0.2.0")
+    """This repository's history with the releases tagged, plus the work tree as the candidate."""
+    base = tmp_path_factory.mktemp("template-history")
+    repo = throwaway_clone(ROOT, base / "repo")
+    # Commit the work tree (tracked and new files, minus ignored ones) without copying it: the
+    # clone's git directory, a fresh index and this checkout as the work tree.
+    commit_env = GIT_ENV | {
+        "GIT_DIR": str(repo / ".git"),
+        "GIT_WORK_TREE": str(ROOT),
+        "GIT_INDEX_FILE": str(base / "candidate-index"),
+    }
+    git(ROOT, "add", "--all", env=commit_env)
+    tree = git(ROOT, "write-tree", env=commit_env)
+    head = git(ROOT, "rev-parse", "HEAD")
+    parent = ["-p", head] if head_is_in(repo, head) else []
+    message = f"Candidate {CANDIDATE}: the work tree under test"
+    candidate = git(ROOT, "commit-tree", tree, *parent, "-m", message, env=commit_env)
+    git(repo, "tag", CANDIDATE, candidate)
     return repo
 
 
-def scaffold_0_1_0(template_repo: Path, destination: Path, **answers: object) -> Path:
+def head_is_in(repo: Path, commit: str) -> bool:
+    # A CI checkout of a pull request sits on a merge commit that a clone may not carry.
+    found = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=repo, check=False)
+    return found.returncode == 0
+
+
+def render(template_repo: Path, destination: Path, ref: str, **answers: Any) -> Path:
     copier.run_copy(
         str(template_repo),
         destination,
         data=BASE_ANSWERS | answers,
-        vcs_ref="v0.1.0",
+        vcs_ref=ref,
         defaults=True,
         unsafe=True,
         quiet=True,
     )
-    git(destination, "init", "--quiet", "--initial-branch=main")
-    git(destination, "add", "--all")
-    git(destination, "commit", "--quiet", "--message", "scaffold from template 0.1.0")
     return destination
 
 
-def update_to_0_2_0(project: Path) -> None:
+def scaffold(template_repo: Path, destination: Path, release: str, **answers: Any) -> Path:
+    """A project as a team starts it: copied at a release, committed."""
+    render(template_repo, destination, release, **answers)
+    git(destination, "init", "--quiet", "--initial-branch=main")
+    git(destination, "add", "--all")
+    git(destination, "commit", "--quiet", "--message", f"scaffold from template {release}")
+    return destination
+
+
+@pytest.fixture(scope="module")
+def candidate(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[Path, str]:
+    """The candidate's files as `copier copy` renders them for the base answers (tasks skipped:
+    .env and uv.lock are the user's, never compared)."""
+    destination = tmp_path_factory.mktemp("candidate") / "project"
+    copier.run_copy(
+        str(template_repo),
+        destination,
+        data=BASE_ANSWERS,
+        vcs_ref=CANDIDATE,
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        skip_tasks=True,
+    )
+    return files(destination)
+
+
+def update(project: Path) -> None:
     copier.run_update(
         project,
-        vcs_ref="v0.2.0",
+        vcs_ref=CANDIDATE,
         defaults=True,
         overwrite=True,
         unsafe=True,
@@ -100,21 +125,43 @@ def update_to_0_2_0(project: Path) -> None:
     )
 
 
+def files(root: Path) -> dict[Path, str]:
+    """Text of every file copier or the user put there (not git's, not tools' caches)."""
+    skipped = {".git", ".venv", ".mypy_cache", ".ruff_cache", ".pytest_cache", "__pycache__"}
+    return {
+        path.relative_to(root): path.read_text(errors="replace")
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not skipped.intersection(path.relative_to(root).parts)
+    }
+
+
+def answers(project: Path) -> dict[str, Any]:
+    recorded_answers: dict[str, Any] = yaml.safe_load((project / ANSWERS_FILE).read_text())
+    return recorded_answers
+
+
+def locked_versions(project: Path) -> dict[str, str]:
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    return {package["name"]: package["version"] for package in lock["package"]}
+
+
+def requirements(project: Path) -> set[str]:
+    return set(tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"])
+
+
+def conflicts(project: Path) -> list[Path]:
+    return sorted(
+        path
+        for path, text in files(project).items()
+        if path.suffix == ".rej" or re.search(r"^<{7} ", text, re.MULTILINE)
+    )
+
+
 def edit(path: Path, change: Callable[[str], str]) -> None:
     before = path.read_text()
     after = change(before)
-    assert after != before, f"the edit of {path} changed nothing"
+    assert after != before, f"the edit of {path} changed nothing: does the release render it?"
     path.write_text(after)
-
-
-def conflicts(project: Path) -> list[str]:
-    found = [str(path) for path in project.rglob("*.rej") if ".venv" not in path.parts]
-    for path in project.rglob("*"):
-        if path.is_file() and ".venv" not in path.parts and ".git" not in path.parts:
-            text = path.read_text(errors="replace")
-            if re.search(r"^<{7} ", text, re.MULTILINE):
-                found.append(str(path))
-    return found
 
 
 VENUE_MODEL = """from sqlalchemy import String
@@ -159,120 +206,166 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("venues")
 '''
+TEAM_NOTES = "\n## Team notes\n\nOn call: the ticket squad.\n"
+ENV_SETTING = "CACHE_TTL_SECONDS=120\n"
 
 
-def make_typical_user_edits(project: Path) -> None:
-    package = project / "src/ticket_office"
-    edit(package / "tickets/router.py", lambda s: s.replace("le=100)] = 20", "le=100)] = 25"))
-    (package / "venues.py").write_text(VENUE_MODEL)
+def make_typical_user_edits(project: Path) -> set[Path]:
+    """A changed route, a model with its migration, a dependency added with `uv add`, team notes
+    in the README, a setting in .env. Returns the files the user touched."""
+    package = Path("src") / str(answers(project)["package_name"])
     edit(
-        package / "models.py",
+        project / package / "tickets/router.py",
+        lambda s: s.replace("le=100)] = 20", "le=100)] = 25"),
+    )
+    (project / package / "venues.py").write_text(VENUE_MODEL)
+    edit(
+        project / package / "models.py",
         lambda s: s.replace(
             "from .tickets.models import Ticket",
             "from .tickets.models import Ticket\nfrom .venues import Venue",
         ).replace('__all__ = ["Base", "Ticket"]', '__all__ = ["Base", "Ticket", "Venue"]'),
     )
     (project / "migrations/versions/0002_venues.py").write_text(VENUE_MIGRATION)
-    edit(
-        project / "pyproject.toml",
-        lambda s: s.replace('"alembic>=1.13",', '"alembic>=1.13",\n    "orjson>=3.10",'),
-    )
-    edit(project / "README.md", lambda s: s + "\n## Team notes\n\nOn call: the ticket squad.\n")
-    edit(project / ".env", lambda s: s + "CACHE_TTL_SECONDS=120\n")
-
-
-def locked_versions(lock: bytes) -> dict[str, str]:
-    packages = tomllib.loads(lock.decode())["package"]
-    return {package["name"]: package.get("version", "") for package in packages}
-
-
-@pytest.mark.xdist_group("update")
-def test_update_keeps_user_work_and_brings_the_template_change(
-    template_repo: Path, tmp_path: Path
-) -> None:
-    project = scaffold_0_1_0(template_repo, tmp_path / "project")
-    settings = project / "src/ticket_office/settings.py"
-    assert READINESS_IN_0_1_0 in settings.read_text()
-    assert "use_redis: true" in (project / ".copier-answers.yml").read_text()
-    make_typical_user_edits(project)
+    run(["uv", "add", "--quiet", "orjson>=3.10"], cwd=project)
+    edit(project / "README.md", lambda s: s + TEAM_NOTES)
+    edit(project / ".env", lambda s: s + ENV_SETTING)
     git(project, "add", "--all")
     git(project, "commit", "--quiet", "--message", "our work")
-    env_before = (project / ".env").read_text()
-    lock_before = (project / "uv.lock").read_bytes()
-
-    update_to_0_2_0(project)
-
-    assert conflicts(project) == []
-    # The template's change arrived, and the migration carried the renamed answer over.
-    assert READINESS_NOW in settings.read_text()
-    answers = (project / ".copier-answers.yml").read_text()
-    assert "_commit: v0.2.0" in answers
-    assert "use_cache: true" in answers
-    assert "use_redis" not in answers
-    # The user's work is all still there.
-    assert "le=100)] = 25" in (project / "src/ticket_office/tickets/router.py").read_text()
-    assert (project / "src/ticket_office/venues.py").read_text() == VENUE_MODEL
-    assert "from .venues import Venue" in (project / "src/ticket_office/models.py").read_text()
-    assert (project / "migrations/versions/0002_venues.py").read_text() == VENUE_MIGRATION
-    assert '"orjson>=3.10",' in (project / "pyproject.toml").read_text()
-    assert "## Team notes" in (project / "README.md").read_text()
-    # Secrets are untouched; the lock was refreshed after the merge: every pin it had is kept,
-    # and the user's new dependency is locked, so `uv sync --locked` needs no manual step.
-    assert (project / ".env").read_text() == env_before
-    lock_after = locked_versions((project / "uv.lock").read_bytes())
-    assert locked_versions(lock_before).items() <= lock_after.items()
-    assert "orjson" in lock_after
-
-    # And the updated project still passes its own suite on real services.
-    project_env = child_env(CI="true")
-    run(["uv", "sync", "--locked"], cwd=project, env=project_env)
-    result = run(["uv", "run", "pytest", "-p", "no:cacheprovider"], cwd=project, env=project_env)
-    assert " passed" in result.stdout.strip().splitlines()[-1]
+    return {
+        package / "tickets/router.py",
+        package / "venues.py",
+        package / "models.py",
+        Path("migrations/versions/0002_venues.py"),
+        Path("pyproject.toml"),
+        Path("README.md"),
+    } | USER_OWNED
 
 
 @pytest.mark.xdist_group("update")
-def test_update_keeps_a_declined_cache_declined_across_the_rename(
-    template_repo: Path, tmp_path: Path
+@pytest.mark.parametrize("release", UPDATE_FROM)
+def test_update_keeps_user_work_and_brings_the_template_changes(
+    template_repo: Path, candidate: dict[Path, str], tmp_path: Path, release: str
 ) -> None:
-    project = scaffold_0_1_0(template_repo, tmp_path / "project", use_redis=False)
-    assert not (project / "src/ticket_office/cache.py").exists()
-
-    update_to_0_2_0(project)
-
-    assert "use_cache: false" in (project / ".copier-answers.yml").read_text()
-    assert not (project / "src/ticket_office/cache.py").exists()
-    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"][
-        "dependencies"
-    ]
-    assert not [dependency for dependency in dependencies if dependency.startswith("redis")]
-
-
-@pytest.mark.xdist_group("update")
-def test_conflicting_edit_ends_with_conflict_markers(template_repo: Path, tmp_path: Path) -> None:
-    project = scaffold_0_1_0(template_repo, tmp_path / "project")
-    settings = project / "src/ticket_office/settings.py"
-    mine = "readiness_timeout_seconds: float = Field(default=3.0, gt=0)"
-    edit(settings, lambda s: s.replace(READINESS_IN_0_1_0, mine))
-    git(project, "commit", "--quiet", "--all", "--message", "our timeout")
-
-    update_to_0_2_0(project)
-
-    text = settings.read_text()
-    assert conflicts(project) == [str(settings)]
-    # Nothing silently lost: both sides are in the file, between Copier's markers.
-    assert mine in text
-    assert READINESS_NOW in text
-    assert re.search(r"^<{7} .*\n(.*\n)*={7}\n(.*\n)*>{7} ", text, re.MULTILINE)
-
-
-@pytest.mark.xdist_group("update")
-def test_recopy_keeps_the_files_the_user_owns(template_repo: Path, tmp_path: Path) -> None:
-    project = scaffold_0_1_0(template_repo, tmp_path / "project")
-    owned = {name: (project / name).read_bytes() for name in (".env", "uv.lock")}
-
-    copier.run_recopy(
-        project, vcs_ref="v0.2.0", defaults=True, overwrite=True, unsafe=True, quiet=True
+    project = scaffold(template_repo, tmp_path / "project", release)
+    scaffolded = files(project)
+    answered = answers(project)
+    edited = make_typical_user_edits(project)
+    env_before = (project / ".env").read_text()
+    pins_before, requirements_before = locked_versions(project), requirements(project)
+    new = candidate
+    assert {path for path in new if scaffolded.get(path) != new[path]} - {ANSWERS_FILE}, (
+        f"the candidate renders the same files as {release}: nothing to update"
     )
 
-    assert {name: (project / name).read_bytes() for name in owned} == owned
-    assert READINESS_NOW in (project / "src/ticket_office/settings.py").read_text()
+    update(project)
+
+    assert conflicts(project) == []
+    updated = files(project)
+    # Every answer carried over (a renamed question needs a `_migrations` step and its own test,
+    # like the declined-cache one below); questions the candidate adds get their defaults.
+    after = answers(project)
+    assert {name: after.get(name) for name in answered} == answered | {"_commit": CANDIDATE}
+    # The template's changes arrived: what the user left alone is now the candidate's version,
+    # and what the candidate no longer renders is gone.
+    untouched = {path for path in new if path not in edited | {ANSWERS_FILE}}
+    assert {path: updated.get(path) for path in untouched} == {
+        path: new[path] for path in untouched
+    }
+    dropped = {path for path in scaffolded if path not in new and path not in edited}
+    assert dropped.isdisjoint(updated), "files the candidate no longer renders are still there"
+    # In files the user only added to, the template's version is there as well as the addition.
+    for path in (Path("README.md"), Path("pyproject.toml")):
+        assert set(new[path].splitlines()) <= set(updated[path].splitlines()), path
+    # The user's work is all still there.
+    package = Path("src") / str(answered["package_name"])
+    assert "le=100)] = 25" in updated[package / "tickets/router.py"]
+    assert updated[package / "venues.py"] == VENUE_MODEL
+    assert "from .venues import Venue" in updated[package / "models.py"]
+    assert updated[Path("migrations/versions/0002_venues.py")] == VENUE_MIGRATION
+    assert "orjson>=3.10" in str(requirements(project))
+    assert updated[Path("README.md")].endswith(TEAM_NOTES)
+    # Secrets are never rewritten; locked versions stay unless the template changed their
+    # requirement (the lock may gain what the template added).
+    assert (project / ".env").read_text() == env_before
+    changed_requirements = requirements(project) ^ requirements_before
+    pins_after = locked_versions(project)
+    moved = {
+        name: (version, pins_after.get(name))
+        for name, version in pins_before.items()
+        if name in pins_after
+        and pins_after[name] != version
+        and not any(requirement.startswith(name) for requirement in changed_requirements)
+    }
+    assert moved == {}, "an update moved the user's locked versions"
+
+    # And the updated project installs from its lock and passes its suite on real services.
+    project_env = child_env(CI="true")
+    run(["uv", "sync", "--locked"], cwd=project, env=project_env)
+    result = run(
+        ["uv", "run", "--locked", "pytest", "-p", "no:cacheprovider"], cwd=project, env=project_env
+    )
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary
+    assert " failed" not in summary
+
+
+@pytest.mark.xdist_group("update")
+@pytest.mark.parametrize("release", UPDATE_FROM)
+def test_edit_to_a_line_the_template_changes_ends_in_conflict_markers(
+    template_repo: Path, candidate: dict[Path, str], tmp_path: Path, release: str
+) -> None:
+    project = scaffold(template_repo, tmp_path / "project", release)
+    scaffolded, new = files(project), candidate
+    # The first line of a file both versions render that the candidate changes or drops.
+    path, line = next(
+        (path, line)
+        for path in sorted(set(scaffolded) & set(new) - USER_OWNED - {ANSWERS_FILE})
+        if scaffolded[path] != new[path]
+        for line in scaffolded[path].splitlines()
+        if line.strip() and line not in new[path].splitlines()
+    )
+    mine = f"{line}  # ours"
+    edit(project / path, lambda s: s.replace(f"{line}\n", f"{mine}\n", 1))
+    git(project, "commit", "--quiet", "--all", "--message", "our change")
+
+    update(project)
+
+    text = (project / path).read_text()
+    assert conflicts(project) == [path]
+    # Nothing silently lost: our line is there, between Copier's markers.
+    assert mine in text
+    assert CONFLICT.search(text), text
+
+
+@pytest.mark.xdist_group("update")
+@pytest.mark.parametrize("release", UPDATE_FROM)
+def test_update_keeps_a_declined_cache_declined(
+    template_repo: Path, tmp_path: Path, release: str
+) -> None:
+    project = scaffold(template_repo, tmp_path / "project", release, use_cache=False)
+    package = project / "src" / str(answers(project)["package_name"])
+    assert not (package / "cache.py").exists()
+
+    update(project)
+
+    assert answers(project)["use_cache"] is False
+    assert not (package / "cache.py").exists()
+    assert not [req for req in requirements(project) if req.startswith("redis")]
+
+
+@pytest.mark.xdist_group("update")
+@pytest.mark.parametrize("release", UPDATE_FROM)
+def test_recopy_keeps_the_files_the_user_owns(
+    template_repo: Path, tmp_path: Path, release: str
+) -> None:
+    project = scaffold(template_repo, tmp_path / "project", release)
+    env, pins = (project / ".env").read_bytes(), locked_versions(project)
+
+    copier.run_recopy(
+        project, vcs_ref=CANDIDATE, defaults=True, overwrite=True, unsafe=True, quiet=True
+    )
+
+    assert (project / ".env").read_bytes() == env
+    assert {name: locked_versions(project).get(name) for name in pins} == pins
+    assert answers(project)["_commit"] == CANDIDATE

@@ -1,7 +1,9 @@
 """The template's test matrix, as data: one base answer set, overrides with readable ids, and
 answers that must be rejected. Every check in this folder runs over these same lists."""
 
+import subprocess
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 BASE_ANSWERS: dict[str, Any] = {
@@ -14,8 +16,20 @@ BASE_ANSWERS: dict[str, Any] = {
 WORST_CASE_NAME = (
     'Bob\'s "Best" \\ {{ 7*7 }} {% raw %}$(rm -rf ~)`id` BoxOfficeAPI Go 🎟️ تذاكر Cafe\u0301'
 )
-# The only Python this machine (and CI) has; other versions are rendered and checked statically.
+# The only Python this machine has; other versions are rendered and checked statically, and CI
+# runs their suites on runners that have them (.github/workflows/template.yml).
 INSTALLABLE_PYTHON = "3.11"
+
+
+@cache
+def python_available(version: str) -> bool:
+    """uv finds an interpreter for `version` here (never downloading one)."""
+    found = subprocess.run(
+        ["uv", "python", "find", "--no-python-downloads", version],
+        capture_output=True,
+        check=False,
+    )
+    return found.returncode == 0
 
 
 @dataclass(frozen=True, eq=False)  # identity hash: each variant is rendered once per session
@@ -41,7 +55,7 @@ class Variant:
 
     @property
     def installable(self) -> bool:
-        return bool(self.answer("python_version") == INSTALLABLE_PYTHON)
+        return python_available(str(self.answer("python_version")))
 
 
 VARIANTS = [

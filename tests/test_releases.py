@@ -1,0 +1,93 @@
+"""The release record matches the CHANGELOG and the history: each recorded version is a commit
+that exists and that says it is that version, and tags are made from the record."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .releases import (
+    RECORD,
+    ROOT,
+    ReleaseError,
+    changelog_versions,
+    current_version,
+    git,
+    record,
+    recorded,
+    tag,
+    tag_name,
+    throwaway_clone,
+    version_key,
+)
+
+RELEASES = recorded()
+
+
+def test_the_record_names_releases() -> None:
+    assert RELEASES, f"{RECORD.name} records no release"
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_recorded_commit_exists_and_is_that_version(version: str) -> None:
+    commit = RELEASES[version]
+    exists = subprocess.run(
+        ["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT, check=False
+    )
+    assert exists.returncode == 0, (
+        f"{version}'s commit {commit} is not in this repository (a shallow clone? "
+        "fetch the whole history, e.g. `fetch-depth: 0`)"
+    )
+    assert f'version = "{version}"' in git(ROOT, "show", f"{commit}:pyproject.toml")
+    assert version in changelog_versions(git(ROOT, "show", f"{commit}:CHANGELOG.md"))
+
+
+def test_changelog_and_record_agree() -> None:
+    in_changelog = changelog_versions((ROOT / "CHANGELOG.md").read_text())
+    # Newest first, and the newest is the version being worked on (released or not yet).
+    assert in_changelog == sorted(in_changelog, key=version_key, reverse=True)
+    assert in_changelog[0] == current_version()
+    assert set(RELEASES) <= set(in_changelog)
+    # Every version since the first recorded release is recorded, except the unreleased one.
+    first = version_key(next(iter(RELEASES)))
+    since_first = {v for v in in_changelog if version_key(v) >= first}
+    assert since_first - set(RELEASES) <= {current_version()}
+
+
+def test_tag_creates_the_recorded_tags_once_and_never_moves_one(tmp_path: Path) -> None:
+    clone = throwaway_clone(ROOT, tmp_path / "clone")
+    for version, commit in RELEASES.items():
+        assert git(clone, "rev-parse", f"{tag_name(version)}^{{commit}}") == commit
+
+    assert tag(clone, RELEASES) == []
+
+    newest = next(reversed(RELEASES))
+    git(clone, "tag", "--delete", tag_name(newest))
+    git(clone, "tag", tag_name(newest), f"{RELEASES[newest]}~1")
+    with pytest.raises(ReleaseError, match=f"tag {tag_name(newest)} points at"):
+        tag(clone, RELEASES)
+
+
+def test_cutting_a_release_records_head_and_tags_it(tmp_path: Path) -> None:
+    clone = throwaway_clone(ROOT, tmp_path / "clone")
+    pyproject, changelog = clone / "pyproject.toml", clone / "CHANGELOG.md"
+    pyproject.write_text(
+        pyproject.read_text().replace(f'version = "{current_version()}"', 'version = "9.0.0"')
+    )
+    with pytest.raises(ReleaseError, match=re.escape("CHANGELOG.md has no `## 9.0.0` section")):
+        record(clone, clone / RECORD.name)
+    changelog.write_text(changelog.read_text().replace("## ", "## 9.0.0\n\n- Next.\n\n## ", 1))
+    with pytest.raises(ReleaseError, match="uncommitted changes"):
+        record(clone, clone / RECORD.name)
+    git(clone, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qam", "9.0.0")
+    release_commit = git(clone, "rev-parse", "HEAD")
+
+    record(clone, clone / RECORD.name)
+
+    releases = recorded(clone / RECORD.name)
+    assert releases == RELEASES | {"9.0.0": release_commit}
+    assert tag(clone, releases) == ["v9.0.0"]
+    assert git(clone, "rev-parse", "v9.0.0^{commit}") == release_commit
+    with pytest.raises(ReleaseError, match=re.escape("9.0.0 is already recorded")):
+        record(clone, clone / RECORD.name)
