@@ -31,9 +31,11 @@ PY_ESCAPED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 REFUSED_CATEGORIES = {"Cc": "a control character", "Cs": "a lone surrogate"}
 REFUSED_CATEGORIES |= {"Zl": "a line break", "Zp": "a paragraph break"}
 LINE_BREAKS = {"\n": "a line break", "\r": "a line break", "\x85": "a line break"}
-# ASCII punctuation with a meaning somewhere in CommonMark or GitHub Markdown (emphasis, code,
-# links, images, headings, tables, strikethrough, math); `<` and `&` become entities instead.
-MD_SPECIAL = set("\\`*_[]()#+-!|~$>")
+# ASCII punctuation with a meaning anywhere in a line of CommonMark or GitHub Markdown (emphasis,
+# code, links and images, headings, tables, strikethrough, math); `<` and `&` become entities.
+MD_SPECIAL = set("\\`*_[]#|~$")
+# What only means something at the start of a line: lists ("-", "+", "1.", "1)"), block quotes.
+MD_LINE_START = re.compile(r"^(-|\+|>|\d+\.|\d+\))")
 MD_ENTITIES = {"<": "&lt;", "&": "&amp;"}
 TOML_SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 YAML_SHORT_ESCAPES = {"\0": "\\0", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -162,9 +164,9 @@ def yaml_str(text: str) -> str:
 def md(text: str) -> str:
     """`text` as inline Markdown that renders as exactly `text`: no markup, no HTML.
 
-    Punctuation with a meaning gets a backslash escape; `<` and `&` become entities; spaces at the
-    edges (which Markdown would drop, or read as a code block) become `&#32;`; a leading
-    "1." or "1)" is escaped so it does not start a list.
+    Punctuation with a meaning gets a backslash escape (list and quote markers only at the start);
+    `<` and `&` become entities; spaces at the edges (which Markdown would drop, or read as a code
+    block) become `&#32;`.
     """
     body = []
     for char in text:
@@ -175,7 +177,7 @@ def md(text: str) -> str:
         else:
             body.append(char)
     escaped = "".join(body)
-    escaped = re.sub(r"^(\d+)([.)])", r"\1\\\2", escaped)
+    escaped = MD_LINE_START.sub(lambda marker: marker[0][:-1] + "\\" + marker[0][-1], escaped)
     stripped = escaped.strip(" ")
     lead = len(escaped) - len(escaped.lstrip(" "))
     trail = len(escaped) - len(escaped.rstrip(" "))

@@ -53,6 +53,8 @@ AWKWARD = [
     "\u210c",  # black-letter H, a confusable
     "\u0422icket",  # a Cyrillic T
     "1. ",
+    "- ",
+    "> ",
     " ",
 ]
 # Any character an accepted answer may hold: everything but controls, line and paragraph
