@@ -61,6 +61,7 @@ def test_build_context_leaves_out_secrets_tests_and_caches(
         ".dev-data/pg/PG_VERSION",
         ".pytest_cache/README.md",
         ".mypy_cache/3.11/x.json",
+        "devtools/dev.py",
         ".ruff_cache/CACHEDIR.TAG",
         "src/module/__pycache__/x.cpython-311.pyc",
     ]:
@@ -73,20 +74,13 @@ def test_build_context_leaves_out_secrets_tests_and_caches(
     assert {"pyproject.toml", "uv.lock", "README.md", "alembic.ini", ".env.example"} <= sent
     assert f"{package}/app.py" in sent
     assert any(path.startswith("migrations/versions/") for path in sent)
-    left_out: tuple[str, ...] = (
-        ".git/",
-        ".venv/",
-        ".dev-data/",
-        "tests/",
-        ".github/",
-        ".pytest_cache/",
-    )
-    left_out += (".mypy_cache/", ".ruff_cache/")
+    left_out = (".git/", ".venv/", ".dev-data/", "devtools/", "tests/", ".github/")
+    caches = (".pytest_cache/", ".mypy_cache/", ".ruff_cache/")
     secrets = {".env", ".env.local", ".env.production", "deploy-key.pem"}
     leaked = {
         path
         for path in sent
-        if path.startswith(left_out) or path in secrets or "__pycache__" in path
+        if path.startswith(left_out + caches) or path in secrets or "__pycache__" in path
     }
     assert leaked == set()
 
