@@ -13,12 +13,20 @@ PriceCents = Annotated[int, Field(ge=0, le=2_147_483_647)]
 TicketId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
+# Input models are strict (no "12" or true for an int) and refuse unknown fields.
+STRICT_INPUT = ConfigDict(strict=True, extra="forbid")
+
+
 class TicketCreate(BaseModel):
+    model_config = STRICT_INPUT
+
     event: Name
     price_cents: PriceCents
 
 
 class TicketPurchase(BaseModel):
+    model_config = STRICT_INPUT
+
     buyer: Name
 
 
