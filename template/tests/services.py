@@ -162,12 +162,17 @@ def start_postgres(source: str) -> PostgresService:
     data_dir = Path(tempfile.mkdtemp(prefix="test-postgres-")) / "data"
     server = get_server(data_dir, cleanup_mode="delete")
 
+    def postmaster() -> int:
+        pid = server.get_pid()
+        assert pid is not None, "the embedded Postgres is not running"
+        return pid
+
     def signal_all(sig: signal.Signals) -> None:
-        for pid in process_tree(server.get_pid()):
+        for pid in process_tree(postmaster()):
             os.kill(pid, sig)
 
     def stop() -> None:
-        pid = server.get_pid()
+        pid = postmaster()
         os.kill(pid, signal.SIGINT)  # Postgres' "fast" shutdown
         while Path(f"/proc/{pid}").exists():
             time.sleep(0.05)

@@ -12,11 +12,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from types import FrameType
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
 SignalHandler = Callable[[int, FrameType | None], object]
+SHUTTING_DOWN = JSONResponse(
+    {"detail": "The server is shutting down; retry"},
+    status_code=503,
+    headers={"Retry-After": "1", "Connection": "close"},
+)
 
 
 class Drain:
@@ -26,6 +32,7 @@ class Drain:
         self.in_flight: set[asyncio.Task[object]] = set()
         self.idle = asyncio.Event()
         self.idle.set()
+        self.cut: set[asyncio.Task[object]] = set()
 
     @contextmanager
     def on_sigterm(self) -> Iterator[None]:
@@ -64,6 +71,7 @@ class Drain:
             await asyncio.wait_for(self.idle.wait(), self.grace_seconds)
         for task in self.in_flight:
             logger.warning("request still running after the grace period: cancelled")
+            self.cut.add(task)
             task.cancel()
         server_handler(sig, None)
 
@@ -83,9 +91,24 @@ class CountInFlight:
             return
         self.drain.in_flight.add(task)
         self.drain.idle.clear()
+        started = False
+
+        async def send_watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_watched)
+        except asyncio.CancelledError:
+            if task not in self.drain.cut:
+                raise
+            # Cut by the drain, not by the server: answer what can still be answered.
+            task.uncancel()
+            if not started:
+                await SHUTTING_DOWN(scope, receive, send)
         finally:
+            self.drain.cut.discard(task)
             self.drain.in_flight.discard(task)
             if not self.drain.in_flight:
                 self.drain.idle.set()
