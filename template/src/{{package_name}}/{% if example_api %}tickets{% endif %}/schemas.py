@@ -4,11 +4,9 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-# Postgres text cannot hold NUL; rejecting it here turns a would-be 500 into a 422.
-Name = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00]+$"),
-]
+# Postgres text cannot hold NUL; rejecting it here turns a would-be 500 into a 422. Stored as
+# given: stripping whitespace would refuse names the OpenAPI document says are valid ("\n").
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
 
 
 def json_integer(value: object) -> object:
