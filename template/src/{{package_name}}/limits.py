@@ -9,6 +9,7 @@ Offenders get the same 422 shape as any validation error, naming where the probl
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import safe_text
 
 Location = tuple[str | int, ...]
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class BodyTooLarge(Exception):
@@ -106,11 +108,6 @@ class _DuplicateKeys(dict[str, Any]):
     duplicate: str
 
 
-def _parse_float(text: str) -> float | _NonFinite:
-    value = float(text)
-    return value if math.isfinite(value) else _NonFinite(text)
-
-
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in pairs:
@@ -128,9 +125,26 @@ def json_problem(body: bytes) -> dict[str, Any] | None:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
         return _error("json_invalid", ("body", error.start), "Body is not valid UTF-8", None)
+    suspect = False  # the walk below costs more than the parse: only when there is a reason
+
+    def constant(text: str) -> _NonFinite:
+        nonlocal suspect
+        suspect = True
+        return _NonFinite(text)
+
+    def number(text: str) -> float | _NonFinite:
+        value = float(text)
+        return value if math.isfinite(value) else constant(text)
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal suspect
+        found = _object(pairs)
+        suspect = suspect or isinstance(found, _DuplicateKeys)
+        return found
+
     try:
         value = json.loads(
-            text, parse_constant=_NonFinite, parse_float=_parse_float, object_pairs_hook=_object
+            text, parse_constant=constant, parse_float=number, object_pairs_hook=unique_keys
         )
     except json.JSONDecodeError:
         return None  # FastAPI reports malformed JSON itself, with the position
@@ -138,6 +152,9 @@ def json_problem(body: bytes) -> dict[str, Any] | None:
         return _error("json_invalid", ("body",), "JSON is nested too deeply", None)
     except ValueError:  # an integer of more digits than Python converts (4300)
         return _error("json_invalid", ("body",), "JSON holds a number with too many digits", None)
+    # Decoded strictly above, a lone surrogate can only come from a `\\udXXX` escape.
+    if not suspect and not _SURROGATE_ESCAPE.search(text):
+        return None
     for location, item in _walk(value, ("body",)):
         if isinstance(item, _NonFinite):
             message = "Input should be a finite number; JSON has no NaN or Infinity"
