@@ -33,6 +33,7 @@ class Drain:
         self.idle = asyncio.Event()
         self.idle.set()
         self.cut: set[asyncio.Task[object]] = set()
+        self.finishing: asyncio.Task[None] | None = None
 
     @contextmanager
     def on_sigterm(self) -> Iterator[None]:
@@ -53,13 +54,17 @@ class Drain:
                 server_handler(sig, frame)
                 return
             self.draining = True
-            loop.call_soon_threadsafe(lambda: loop.create_task(self._finish(server_handler, sig)))
+            loop.call_soon_threadsafe(self._start_finishing, server_handler, sig)
 
         signal.signal(signal.SIGTERM, begin)
         try:
             yield
         finally:
             signal.signal(signal.SIGTERM, server_handler)
+
+    def _start_finishing(self, server_handler: SignalHandler, sig: int) -> None:
+        # Held, so the task cannot be garbage-collected while it waits.
+        self.finishing = asyncio.get_running_loop().create_task(self._finish(server_handler, sig))
 
     async def _finish(self, server_handler: SignalHandler, sig: int) -> None:
         logger.warning(
