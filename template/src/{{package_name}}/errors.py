@@ -1,12 +1,27 @@
-"""Every error leaves the service as JSON; nothing internal (no traceback) reaches the client."""
+"""Every error leaves the service as JSON; nothing internal (no traceback) reaches the client.
+
+- Validation errors (422) name the field and echo at most a short, escaped prefix of the input.
+- A database that hangs, refuses or fails answers 503 with `Retry-After`; one warning per outage.
+- Anything else is a bug: 500, logged with its traceback.
+"""
 
 import logging
+import math
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from .db import DATABASE_FAILURES, DatabaseOutage
+
 logger = logging.getLogger(__name__)
+
+# Enough of the input to recognise it; more would echo whole bodies back (and into logs).
+ECHO_LIMIT = 40
+# What a client should wait before retrying a 503: about one connect timeout plus a ping.
+RETRY_AFTER_SECONDS = 5
 
 
 class ErrorDetail(BaseModel):
@@ -15,10 +30,66 @@ class ErrorDetail(BaseModel):
     detail: str
 
 
+def safe_text(value: str | bytes, limit: int = ECHO_LIMIT) -> str:
+    """Printable, valid UTF-8, at most `limit` characters: lone surrogates and bad bytes escaped."""
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", "backslashreplace")
+    else:
+        text = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _safe_input(value: Any) -> tuple[bool, Any]:
+    if value is None or isinstance(value, bool):
+        return True, value
+    if isinstance(value, int):
+        return True, value if abs(value) < 2**53 else safe_text(str(value))
+    if isinstance(value, float):
+        return math.isfinite(value), value
+    if isinstance(value, str | bytes):
+        return True, safe_text(value)
+    return False, None  # objects and arrays: the location says enough
+
+
+def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
+    location = [part if isinstance(part, int) else safe_text(str(part)) for part in error["loc"]]
+    safe = {"type": error["type"], "loc": location, "msg": safe_text(error["msg"], 300)}
+    echo, value = _safe_input(error.get("input"))
+    if echo:
+        safe["input"] = value
+    return safe
+
+
+async def validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    detail = [_safe_error(item) for item in error.errors()]
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
+async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    outage: DatabaseOutage = request.app.state.resources.database_outage
+    outage.failed(error)
+    return JSONResponse(
+        status_code=503,
+        content={"detail": "The database is unavailable; retry later"},
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 async def unhandled_error(request: Request, error: Exception) -> JSONResponse:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return JSONResponse(status_code=500, content={"detail": "Internal server error"})
 
 
+# Documented on every operation: what any request may answer besides its own responses.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorDetail, "description": "Request body larger than MAX_BODY_BYTES"},
+    503: {"model": ErrorDetail, "description": "The database is unavailable; see Retry-After"},
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, validation_error)
+    for failure in DATABASE_FAILURES:
+        app.add_exception_handler(failure, database_unavailable)
     app.add_exception_handler(Exception, unhandled_error)

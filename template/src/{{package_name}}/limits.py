@@ -1,0 +1,198 @@
+"""Request bodies: a size limit, and JSON held to rules Python's parser does not enforce.
+
+Bodies are read here, before routing: more than `MAX_BODY_BYTES` is refused with 413 as soon
+as the `Content-Length` or the bytes received so far exceed it, so nothing oversize is parsed.
+A JSON body must be UTF-8 and hold no NaN/Infinity, no number that overflows a float, no lone
+surrogate and no duplicate key (the rule: duplicates are an error, never "last one wins").
+Offenders get the same 422 shape as any validation error, naming where the problem is.
+"""
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import safe_text
+
+Location = tuple[str | int, ...]
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyGuardMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"").decode("latin-1")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        try:
+            body = await self._read(receive)
+        except BodyTooLarge:
+            await self._too_large(scope, receive, send)
+            return
+        if body and _is_json(headers.get(b"content-type")):
+            problem = json_problem(body)
+            if problem is not None:
+                await JSONResponse({"detail": [problem]}, status_code=422)(scope, receive, send)
+                return
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _read(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = (
+            f"Request body is larger than {self.max_body_bytes} bytes (MAX_BODY_BYTES): "
+            "send a smaller one"
+        )
+        response = JSONResponse({"detail": detail}, status_code=413)
+        await response(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body was read already: hand it over once, then pass through (disconnects)."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _is_json(content_type: bytes | None) -> bool:
+    # FastAPI parses a body without content type as JSON too.
+    if content_type is None:
+        return True
+    media_type = content_type.split(b";", 1)[0].strip().lower()
+    return media_type == b"application/json" or media_type.endswith(b"+json")
+
+
+class _NonFinite:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class _DuplicateKeys(dict[str, Any]):
+    duplicate: str
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            duplicated = _DuplicateKeys(found)
+            duplicated.duplicate = key
+            return duplicated
+        found[key] = value
+    return found
+
+
+def json_problem(body: bytes) -> dict[str, Any] | None:
+    """The first problem in a JSON body, as a validation error item, or None if it is sound."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return _error("json_invalid", ("body", error.start), "Body is not valid UTF-8", None)
+    suspect = False  # the walk below costs more than the parse: only when there is a reason
+
+    def constant(text: str) -> _NonFinite:
+        nonlocal suspect
+        suspect = True
+        return _NonFinite(text)
+
+    def number(text: str) -> float | _NonFinite:
+        value = float(text)
+        return value if math.isfinite(value) else constant(text)
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal suspect
+        found = _object(pairs)
+        suspect = suspect or isinstance(found, _DuplicateKeys)
+        return found
+
+    try:
+        value = json.loads(
+            text, parse_constant=constant, parse_float=number, object_pairs_hook=unique_keys
+        )
+    except json.JSONDecodeError:
+        return None  # FastAPI reports malformed JSON itself, with the position
+    except RecursionError:
+        return _error("json_invalid", ("body",), "JSON is nested too deeply", None)
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        return _error("json_invalid", ("body",), "JSON holds a number with too many digits", None)
+    # Decoded strictly above, a lone surrogate can only come from a `\\udXXX` escape.
+    if not suspect and not _SURROGATE_ESCAPE.search(text):
+        return None
+    for location, item in _walk(value, ("body",)):
+        if isinstance(item, _NonFinite):
+            message = "Input should be a finite number; JSON has no NaN or Infinity"
+            return _error("finite_number", location, message, item.text)
+        if isinstance(item, _DuplicateKeys):
+            message = f"Duplicate key {safe_text(item.duplicate)!r}: send each key once"
+            return _error("json_duplicate_key", location, message, None)
+        if isinstance(item, str) and not _is_unicode(item):
+            message = "String holds a lone UTF-16 surrogate (\\ud800-\\udfff): not valid Unicode"
+            return _error("string_unicode", location, message, item)
+    return None
+
+
+def _walk(value: Any, location: Location) -> Iterator[tuple[Location, Any]]:
+    # Iterative, so a body nested to the parser's limit cannot exhaust the stack here.
+    stack = [(location, value)]
+    while stack:
+        where, item = stack.pop()
+        yield where, item
+        if isinstance(item, dict):
+            for key in reversed(list(item)):
+                yield (*where, safe_text(key)), key
+                stack.append(((*where, safe_text(key)), item[key]))
+        elif isinstance(item, list):
+            indexed = [((*where, index), entry) for index, entry in enumerate(item)]
+            stack.extend(reversed(indexed))
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _error(kind: str, location: Location, message: str, given: str | None) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": kind, "loc": list(location), "msg": message}
+    if given is not None:
+        error["input"] = safe_text(given)
+    return error

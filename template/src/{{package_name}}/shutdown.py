@@ -1,0 +1,119 @@
+"""Graceful shutdown for rolling restarts.
+
+On SIGTERM: readiness answers 503 at once (the orchestrator stops routing here), requests in
+flight get `SHUTDOWN_GRACE_SECONDS` to finish (new ones are still served meanwhile), then the
+server's own SIGTERM handling stops it and the lifespan closes the resources.
+"""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from types import FrameType
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
+
+SignalHandler = Callable[[int, FrameType | None], object]
+SHUTTING_DOWN = JSONResponse(
+    {"detail": "The server is shutting down; retry"},
+    status_code=503,
+    headers={"Retry-After": "1", "Connection": "close"},
+)
+
+
+class Drain:
+    def __init__(self, grace_seconds: float) -> None:
+        self.grace_seconds = grace_seconds
+        self.draining = False
+        self.in_flight: set[asyncio.Task[object]] = set()
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.cut: set[asyncio.Task[object]] = set()
+        self.finishing: asyncio.Task[None] | None = None
+
+    @contextmanager
+    def on_sigterm(self) -> Iterator[None]:
+        """Put draining in front of the server's SIGTERM handler while the app runs.
+
+        Only when a server (uvicorn) handles SIGTERM in this, the main, thread: elsewhere, e.g.
+        under pytest, signals are left alone.
+        """
+        installed = signal.getsignal(signal.SIGTERM)
+        if not callable(installed):
+            yield
+            return
+        server_handler: SignalHandler = installed
+        loop = asyncio.get_running_loop()
+
+        def begin(sig: int, frame: FrameType | None) -> None:
+            if self.draining:  # a second SIGTERM: stop now
+                server_handler(sig, frame)
+                return
+            self.draining = True
+            loop.call_soon_threadsafe(self._start_finishing, server_handler, sig)
+
+        signal.signal(signal.SIGTERM, begin)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, server_handler)
+
+    def _start_finishing(self, server_handler: SignalHandler, sig: int) -> None:
+        # Held, so the task cannot be garbage-collected while it waits.
+        self.finishing = asyncio.get_running_loop().create_task(self._finish(server_handler, sig))
+
+    async def _finish(self, server_handler: SignalHandler, sig: int) -> None:
+        logger.warning(
+            "SIGTERM: readiness is 503; %d request(s) in flight get up to %gs to finish",
+            len(self.in_flight),
+            self.grace_seconds,
+        )
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self.idle.wait(), self.grace_seconds)
+        for task in self.in_flight:
+            logger.warning("request still running after the grace period: cancelled")
+            self.cut.add(task)
+            task.cancel()
+        server_handler(sig, None)
+
+
+class CountInFlight:
+    """Tracks requests in flight for the drain (health probes excluded: they must not hold
+    shutdown up)."""
+
+    def __init__(self, app: ASGIApp, *, drain: Drain) -> None:
+        self.app = app
+        self.drain = drain
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        task = asyncio.current_task()
+        if scope["type"] != "http" or task is None or scope["path"].startswith("/health/"):
+            await self.app(scope, receive, send)
+            return
+        self.drain.in_flight.add(task)
+        self.drain.idle.clear()
+        started = False
+
+        async def send_watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_watched)
+        except asyncio.CancelledError:
+            if task not in self.drain.cut:
+                raise
+            # Cut by the drain, not by the server: answer what can still be answered.
+            task.uncancel()
+            if not started:
+                await SHUTTING_DOWN(scope, receive, send)
+        finally:
+            self.drain.cut.discard(task)
+            self.drain.in_flight.discard(task)
+            if not self.drain.in_flight:
+                self.drain.idle.set()

@@ -1,0 +1,37 @@
+"""SIGTERM, as in a rolling restart: readiness turns 503 first, requests in flight get the grace
+period to finish, then the resources close and the process exits (tests/faults.py runs it)."""
+
+import signal
+
+from .faults import ShutdownRun
+
+
+def test_readiness_turns_503_on_sigterm(shutdown_run: ShutdownRun) -> None:
+    assert shutdown_run.ready_before.status_code == 200
+    assert shutdown_run.ready_during.status_code == 503
+    assert shutdown_run.ready_during.json() == {
+        "status": "unavailable",
+        "checks": {"server": "shutting down"},
+    }
+
+
+def test_a_request_in_flight_finishes_within_the_grace_period(shutdown_run: ShutdownRun) -> None:
+    # Answered in full after the signal: its body was read and routed (no such path: 404).
+    assert shutdown_run.finished.startswith(b"HTTP/1.1 404 "), shutdown_run.finished
+
+
+def test_then_the_rest_is_cut_and_resources_close(shutdown_run: ShutdownRun) -> None:
+    log = shutdown_run.log
+    # uvicorn re-raises the signal it handled once it has shut down cleanly.
+    assert shutdown_run.returncode in {0, -signal.SIGTERM}, log
+    order = [
+        "SIGTERM: readiness is 503; 2 request(s) in flight get up to 1.5s to finish",
+        '"POST /drain-probe HTTP/1.1" 404',
+        "request still running after the grace period: cancelled",
+        '"POST /drain-probe HTTP/1.1" 503',
+        "resources closed",
+        "Application shutdown complete",
+    ]
+    positions = [log.find(event) for event in order]
+    assert -1 not in positions, log
+    assert positions == sorted(positions), log
