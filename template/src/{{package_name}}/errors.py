@@ -15,6 +15,25 @@ class ErrorDetail(BaseModel):
     detail: str
 
 
+class DomainError(Exception):
+    """A request the domain refuses; its message is safe to show. Subclasses pick the status."""
+
+    status_code = 400
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+async def domain_error(request: Request, error: Exception) -> JSONResponse:
+    status_code = error.status_code if isinstance(error, DomainError) else 400
+    return JSONResponse(status_code=status_code, content={"detail": str(error)})
+
+
 async def unhandled_error(request: Request, error: Exception) -> JSONResponse:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return JSONResponse(status_code=500, content={"detail": "Internal server error"})
@@ -22,3 +41,4 @@ async def unhandled_error(request: Request, error: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unhandled_error)
+    app.add_exception_handler(DomainError, domain_error)
