@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from .conftest import ExternalServices, RenderedFn, child_env
-from .variants import VARIANTS
+from .variants import DEFAULT
 
 
 def free_port() -> int:
@@ -34,7 +34,7 @@ def get_json(url: str) -> tuple[int, dict[str, object]]:
 def test_default_project_migrates_and_is_ready(
     installed: RenderedFn, external_services: ExternalServices
 ) -> None:
-    project = installed(VARIANTS[0])
+    project = installed(DEFAULT)
     env = child_env(
         DATABASE_URL=external_services.database_url.replace(
             "postgresql://", "postgresql+asyncpg://"
