@@ -59,6 +59,7 @@ VARIANTS = [
     Variant("python-3.13", {"python_version": "3.13"}),
 ]
 
+
 @cache
 def question_defaults() -> dict[str, Any]:
     questions = yaml.safe_load(COPIER_YML.read_text())
