@@ -49,6 +49,16 @@ class Server:
     # Why faults cannot be injected, when controls is None.
     no_faults_reason: str = "this server cannot be paused or stopped from here"
 
+    def __post_init__(self) -> None:
+        close, closed = self.close, list[bool]()
+
+        def close_once() -> None:  # closing twice (a test, then the session) is harmless
+            if not closed:
+                closed.append(True)
+                close()
+
+        self.close = close_once
+
     @property
     def supports_faults(self) -> bool:
         return self.controls is not None

