@@ -46,6 +46,7 @@ class Server:
     origin: str  # for people: where it runs and what happens to it on close
     close: Callable[[], None]
     controls: Controls | None = None
+    handle: str = ""  # the container id (docker) or the server's first pid (embedded)
     # Why faults cannot be injected, when controls is None.
     no_faults_reason: str = "this server cannot be paused or stopped from here"
 

@@ -53,6 +53,7 @@ def docker_postgres(options: Options) -> Server:
         f"Docker container {docker.short_id(container)} from {image}, {kept}",
         close=container.stop,
         controls=docker.controls(container, lambda: accepts_queries(url)),
+        handle=container.get_container_id(),
     )
 
 
@@ -116,6 +117,7 @@ def embedded_postgres(options: Options) -> Server:
             stop=stop,
             start=start,
         ),
+        handle=str(first_pid),
     )
 
 
