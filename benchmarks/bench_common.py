@@ -316,10 +316,10 @@ class Container:
     port: int  # on 127.0.0.1
 
 
-def servers_of(project: Path) -> Any:
-    """The rendered project's devtools.servers: the one way the template starts a server."""
-    sys.path.insert(0, str(project / "devtools" / "src"))
-    return importlib.import_module("devtools.servers")
+def template_tests_helpers() -> Any:
+    """The template tests' helpers (tests/helpers.py): how to reach a project's devtools.servers."""
+    sys.path.insert(0, str(REPO))
+    return importlib.import_module("tests.helpers")
 
 
 @dataclass(frozen=True)
@@ -345,10 +345,9 @@ class Services:
 def services(project: Path, prefix: str, *, with_redis: bool) -> Iterator[Services]:
     """Postgres (and Redis) containers labelled `purpose=<prefix>`, removed on the way out."""
     require_docker()
-    servers = servers_of(project)
-    kinds = [importlib.import_module("devtools.servers.postgres").POSTGRES]
-    if with_redis:
-        kinds.append(importlib.import_module("devtools.servers.redis").REDIS)
+    helpers = template_tests_helpers()
+    servers = helpers.devtools_servers(project)
+    kinds = helpers.server_kinds(with_redis)
     options = servers.Options(database=DB_NAME, labels={"purpose": prefix}, password=DB_PASSWORD)
     started = time.perf_counter()
     running = servers.start_together([kind.starter("docker", options) for kind in kinds])
@@ -368,7 +367,7 @@ def services(project: Path, prefix: str, *, with_redis: bool) -> Iterator[Servic
 
 
 def free_port() -> int:
-    """devtools' free_port (after services() or servers_of() found the rendered project)."""
+    """devtools' free_port (once services() has imported the rendered project's devtools)."""
     port: int = importlib.import_module("devtools.servers.processes").free_port()
     return port
 
