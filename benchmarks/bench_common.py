@@ -4,12 +4,12 @@ Stdlib and copier only: the drivers run in the template repo's own venv (`uv run
 Anything that needs the service's dependencies runs inside the rendered project's venv.
 """
 
+import importlib
 import math
 import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -17,12 +17,13 @@ import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS = REPO / "benchmarks"
@@ -30,7 +31,7 @@ PROBES = BENCHMARKS / "probes"
 ENGINE_SCRIPT = "../shared/ci/container-engine.sh"
 PROJECT_NAME = "Ticket Office"
 PACKAGE = "ticket_office"
-DB_USER = "bench"
+DB_USER = "app"  # the user devtools.servers creates
 DB_PASSWORD = "bench-secret"
 DB_NAME = "bench"
 
@@ -311,47 +312,14 @@ def require_docker() -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class Container:
-    name: str
+    name: str  # its id: the docker CLI takes either
     port: int  # on 127.0.0.1
 
 
-def _start_container(
-    name: str, image: str, port: int, env: Mapping[str, str], command: Sequence[str] = ()
-) -> Container:
-    args = ["docker", "run", "-d", "--name", name, "--label", "purpose=benchmark"]
-    args += ["-p", f"127.0.0.1::{port}"]
-    for key, value in env.items():
-        args += ["-e", f"{key}={value}"]
-    run([*args, image, *command])
-    mapping = run(["docker", "port", name, f"{port}/tcp"]).stdout.split()[0]
-    return Container(name, int(mapping.rsplit(":", 1)[1]))
-
-
-def _remove_container(name: str) -> None:
-    run(["docker", "rm", "-f", "-v", name], check=False)
-
-
-def _wait(what: str, ready: Callable[[], bool], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not ready():
-        if time.monotonic() > deadline:
-            raise BenchmarkError(f"{what} did not become ready within {seconds:g} s")
-        time.sleep(0.1)
-
-
-def _postgres_ready(name: str) -> bool:
-    # Over TCP inside the container: the image's init-time server listens on the socket only.
-    args = ["docker", "exec", name, "pg_isready", "-q", "-h", "127.0.0.1", "-U", DB_USER]
-    return run([*args, "-d", DB_NAME], check=False).returncode == 0
-
-
-def _redis_ready(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
+def template_tests_helpers() -> Any:
+    """The template tests' helpers (tests/helpers.py): how to reach a project's devtools.servers."""
+    sys.path.insert(0, str(REPO))
+    return importlib.import_module("tests.helpers")
 
 
 @dataclass(frozen=True)
@@ -374,39 +342,38 @@ class Services:
 
 
 @contextmanager
-def services(prefix: str, *, with_redis: bool) -> Iterator[Services]:
-    """Postgres (and Redis) containers named `<prefix>-<run id>-*`, removed on the way out."""
-    postgres_image, redis_image = require_docker()
-    ident = run_id()
-    with ExitStack() as stack:
-        pg_name = f"{prefix}-{ident}-postgres"
-        stack.callback(_remove_container, pg_name)
-        pg_env = {
-            "POSTGRES_USER": DB_USER,
-            "POSTGRES_PASSWORD": DB_PASSWORD,
-            "POSTGRES_DB": DB_NAME,
-        }
-        postgres = _start_container(pg_name, postgres_image, 5432, pg_env)
-        redis = None
-        if with_redis:
-            redis_name = f"{prefix}-{ident}-redis"
-            stack.callback(_remove_container, redis_name)
-            redis = _start_container(redis_name, redis_image, 6379, {})
-        started = time.perf_counter()
-        _wait("Postgres", lambda: _postgres_ready(pg_name))
-        if redis is not None:
-            port = redis.port
-            _wait("Redis", lambda: _redis_ready(port))
+def services(project: Path, prefix: str, *, with_redis: bool) -> Iterator[Services]:
+    """Postgres (and Redis) containers labelled `purpose=<prefix>`, removed on the way out."""
+    require_docker()
+    helpers = template_tests_helpers()
+    servers = helpers.devtools_servers(project)
+    kinds = helpers.server_kinds(with_redis)
+    options = servers.Options(database=DB_NAME, labels={"purpose": prefix}, password=DB_PASSWORD)
+    started = time.perf_counter()
+    running = servers.start_together([kind.starter("docker", options) for kind in kinds])
+    try:
+        postgres, *redis = [
+            Container(server.handle, urlsplit(server.url).port or 0) for server in running
+        ]
         note(
-            f"containers {pg_name}" + (f", {redis.name}" if redis else "") + " up "
-            f"(ready {time.perf_counter() - started:.1f} s after `docker run`)"
+            "containers " + ", ".join(server.handle[:12] for server in running) + " up "
+            f"(ready {time.perf_counter() - started:.1f} s after the start)"
         )
-        yield Services(postgres, redis)
+        yield Services(postgres, redis[0] if redis else None)
+    finally:
         note("removing the containers")
+        for problem in servers.close_all(running):
+            note(problem)
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """devtools' free_port (once services() has imported the rendered project's devtools)."""
+    port: int = importlib.import_module("devtools.servers.processes").free_port()
+    return port
+
+
+def template_variants() -> list[Any]:
+    """The template's test matrix (tests/variants.py): the benchmarks keep no list of their own."""
+    sys.path.insert(0, str(REPO))
+    variants: list[Any] = importlib.import_module("tests.variants").VARIANTS
+    return variants

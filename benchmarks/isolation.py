@@ -98,7 +98,7 @@ def report_isolation(result: dict[str, Any], iterations: int, warmup: int, goal:
 def isolation(project: Path, iterations: int, warmup: int, embedded: bool) -> None:
     heading("per-test isolation cost: Postgres in a container (port published by Docker)")
     load_note()
-    with services("bench-isolation", with_redis=False) as running:
+    with services(project, "bench-isolation", with_redis=False) as running:
         args = probe_args(running.database_url, iterations, warmup)
         output = run_probe(project, "probe_isolation", args)
     report_isolation(json.loads(output.strip().splitlines()[-1]), iterations, warmup, goal=True)

@@ -16,7 +16,6 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from bench_common import (
     BenchmarkError,
@@ -27,17 +26,8 @@ from bench_common import (
     median,
     note,
     render,
+    template_variants,
 )
-
-VARIANTS: list[tuple[str, dict[str, Any]]] = [
-    ("default", {}),
-    ("use_cache=false", {"use_cache": False}),
-    ("example_api=false", {"example_api": False}),
-    ("ci_provider=gitlab", {"ci_provider": "gitlab"}),
-    ("ci_provider=none", {"ci_provider": "none"}),
-    ("use_docker=false", {"use_docker": False}),
-    ("python_version=3.13", {"python_version": "3.13"}),
-]
 
 
 def rendered_files(project: Path) -> tuple[int, int]:
@@ -61,8 +51,10 @@ def main() -> int:
     for line in machine_description()[:4]:
         note(line)
     load_note()
-    bare: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
-    full: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
+    # The template tests' matrix (its answers include the base answer set).
+    variants = [(variant.id, variant.answers) for variant in template_variants()]
+    bare: dict[str, list[float]] = {name: [] for name, _ in variants}
+    full: dict[str, list[float]] = {name: [] for name, _ in variants}
     sizes: dict[str, tuple[int, int]] = {}
     unlocked: set[str] = set()
     try:
@@ -71,7 +63,7 @@ def main() -> int:
             heading("warm-up render (imports, untimed)")
             note(f"{render(root / 'warmup'):.2f} s")
             for number in range(args.rounds):
-                for index, (name, answers) in enumerate(VARIANTS):
+                for index, (name, answers) in enumerate(variants):
                     destination = root / f"r{number}-v{index}-bare"
                     bare[name].append(render(destination, answers, skip_tasks=True))
                     destination = root / f"r{number}-v{index}"
@@ -88,7 +80,7 @@ def main() -> int:
         f"   {'variant':<22} {'template':>9} {'+tasks':>7} {'min':>6} {'max':>6} "
         f"{'files':>6} {'lines':>7}"
     )
-    for name, _ in VARIANTS:
+    for name, _ in variants:
         values = full[name]
         files, lines = sizes[name]
         flag = "  (no uv.lock: `uv lock` failed)" if name in unlocked else ""

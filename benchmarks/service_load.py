@@ -641,7 +641,7 @@ def main() -> int:
                     prepare_project(workdir, "candidate-nocache", {"use_cache": False}, source),
                 )
             heading("services")
-            running = stack.enter_context(services("bench-load", with_redis=True))
+            running = stack.enter_context(services(project, "bench-load", with_redis=True))
             migrate_and_seed(project, running, args.tickets)
             database = {"DATABASE_URL": running.database_url, "LOG_LEVEL": "WARNING"}
             refused = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there

@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from .containers import Image, build_image, docker, name
+from .helpers import devtools_servers, server_kinds
 from .sharding import add_option, select
-from .variants import Variant
+from .variants import DEFAULT, Variant
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,28 +113,21 @@ class ExternalServices:
 
 
 @pytest.fixture(scope="session")
-def external_services() -> Iterator[ExternalServices]:
-    """Postgres and Redis started by the template's tests, handed to generated suites as URLs
-    (the way CI `services:` would be), so the suites' `external` source stays proven."""
-    from testcontainers.community.postgres import PostgresContainer
-    from testcontainers.community.redis import RedisContainer
-
-    postgres = PostgresContainer(
-        os.environ.get("TEST_POSTGRES_IMAGE", "postgres:17-alpine"), driver=None
-    )
-    redis = RedisContainer(os.environ.get("TEST_REDIS_IMAGE", "redis:7-alpine"))
+def external_services(rendered: RenderedFn) -> Iterator[ExternalServices]:
+    """Postgres and Redis containers, started with the default project's devtools.servers and
+    handed to generated suites as URLs (the way CI `services:` would be), so the suites' `external`
+    source stays proven."""
+    servers = devtools_servers(rendered(DEFAULT).path)
+    options = servers.Options(database="postgres")
     try:
-        postgres.start()
-        redis.start()
-    except Exception as error:
-        postgres.stop()
+        running = servers.start_together(
+            [kind.starter("docker", options) for kind in server_kinds(with_redis=True)]
+        )
+    except servers.ServerError as error:
         pytest.fail(f"external services for the matrix did not start: {error}", pytrace=False)
-    host = redis.get_container_host_ip()
-    yield ExternalServices(
-        postgres.get_connection_url(), f"redis://{host}:{redis.get_exposed_port(6379)}"
-    )
-    redis.stop()
-    postgres.stop()
+    postgres, redis = running
+    yield ExternalServices(postgres.url, redis.url)
+    servers.close_all(running)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -3,6 +3,7 @@
 import json
 import re
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import yaml
 
 from .conftest import RenderedFn, child_env
 from .escaping import rendered_forms
-from .variants import INSTALLABLE_PYTHON, VARIANTS, Variant
+from .variants import DEFAULT, INSTALLABLE_PYTHON, VARIANTS, Variant
 
 # Jinja delimiters; `${{` is a GitHub Actions expression, and `}}` closes nested dicts in Python.
 JINJA_LEFTOVER = re.compile(r"(?<!\$){{|{%|%}|{#")
@@ -60,6 +61,10 @@ def test_feature_files_follow_the_answers(rendered: RenderedFn, variant: Variant
         package / "tickets/router.py": variant.answer("example_api"),
         project.path / "tests/test_tickets.py": variant.answer("example_api"),
         project.path / "Dockerfile": variant.answer("use_docker"),
+        project.path / "devtools/src/devtools/servers/postgres.py": True,
+        project.path / "devtools/src/devtools/servers/redis.py": variant.answer("use_cache"),
+        project.path / "tests/fixtures/cache.py": variant.answer("use_cache"),
+        package / "dev.py": False,
         project.path / "compose.yaml": variant.answer("use_docker"),
         project.path / ".github/workflows/ci.yml": variant.answer("ci_provider") == "github",
         project.path / ".gitlab-ci.yml": variant.answer("ci_provider") == "gitlab",
@@ -108,7 +113,7 @@ def test_strict_type_check_passes(
     # No interpreter for this version here: check the code against the same dependencies,
     # installed for the machine's Python, with mypy targeting the variant's version.
     project = rendered(variant)
-    host = installed(next(v for v in VARIANTS if v.id == "default"))
+    host = installed(DEFAULT)
     python = host.path / ".venv/bin/python"
     project.run(str(host.path / ".venv/bin/mypy"), "--python-executable", str(python), env=mypy_env)
     assert variant.answer("python_version") != INSTALLABLE_PYTHON
@@ -156,3 +161,17 @@ def test_compose_file_is_valid(rendered: RenderedFn, variant: Variant) -> None:
     rendered(variant).run(
         "check-jsonschema", "--builtin-schema", "vendor.compose-spec", "compose.yaml"
     )
+
+
+@pytest.mark.xdist_group("default")  # beside the default variant's checks: installed once
+def test_the_service_wheel_holds_no_dev_tooling(installed: RenderedFn, tmp_path: Path) -> None:
+    project = installed(DEFAULT)
+    project.run("uv", "build", "--wheel", "--out-dir", str(tmp_path))
+    [wheel] = tmp_path.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        entry_points = [name for name in names if name.endswith("entry_points.txt")]
+        scripts = "".join(archive.read(name).decode() for name in entry_points)
+    assert [name for name in names if "devtools" in name or name.endswith("/dev.py")] == []
+    assert "dev" not in scripts
+    assert all(name.startswith(project.package.name) or ".dist-info/" in name for name in names)

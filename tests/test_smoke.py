@@ -10,16 +10,8 @@ import urllib.request
 import pytest
 
 from .conftest import ExternalServices, RenderedFn, child_env
-from .variants import VARIANTS
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from .helpers import free_port
+from .variants import DEFAULT
 
 
 def get_json(url: str) -> tuple[int, dict[str, object]]:
@@ -34,17 +26,15 @@ def get_json(url: str) -> tuple[int, dict[str, object]]:
 def test_default_project_migrates_and_is_ready(
     installed: RenderedFn, external_services: ExternalServices
 ) -> None:
-    project = installed(VARIANTS[0])
+    project = installed(DEFAULT)
     env = child_env(
-        DATABASE_URL=external_services.database_url.replace(
-            "postgresql://", "postgresql+asyncpg://"
-        ),
+        DATABASE_URL=external_services.database_url,
         REDIS_URL=external_services.redis_url,
     )
     migrated = project.run("uv", "run", "--locked", "alembic", "upgrade", "head", env=env)
     assert "Running upgrade  -> 0001" in migrated.stderr
 
-    port = free_port()
+    port = free_port(project.path)
     server = subprocess.Popen(
         [
             "uv",

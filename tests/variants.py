@@ -4,7 +4,12 @@ answers that must be rejected. Every check in this folder runs over these same l
 import subprocess
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+COPIER_YML = Path(__file__).resolve().parent.parent / "copier.yml"
 
 BASE_ANSWERS: dict[str, Any] = {
     "project_name": "Ticket Office",
@@ -36,22 +41,17 @@ def python_available(version: str) -> bool:
 class Variant:
     id: str
     overrides: dict[str, Any] = field(default_factory=dict)
-    # Where the generated suite gets Postgres and Redis from (tests/services.py in the project).
-    services: str = "containers"
+    # Where the generated suite gets Postgres and Redis from (TEST_SERVICES: external, docker or
+    # embedded; devtools/src/devtools/servers in the project).
+    services: str = "docker"
 
     @property
     def answers(self) -> dict[str, Any]:
         return BASE_ANSWERS | self.overrides
 
     def answer(self, name: str) -> Any:
-        defaults = {
-            "use_cache": True,
-            "example_api": True,
-            "ci_provider": "github",
-            "use_docker": True,
-            "python_version": "3.11",
-        }
-        return self.answers.get(name, defaults.get(name))
+        """The answer copier records: the override, else copier.yml's (non-templated) default."""
+        return self.answers.get(name, question_defaults().get(name))
 
     @property
     def installable(self) -> bool:
@@ -89,6 +89,18 @@ VARIANTS = [
     Variant("python-3.13", {"python_version": "3.13"}),
 ]
 
+
+@cache
+def question_defaults() -> dict[str, Any]:
+    questions = yaml.safe_load(COPIER_YML.read_text())
+    return {
+        name: question["default"]
+        for name, question in questions.items()
+        if isinstance(question, dict) and "default" in question
+    }
+
+
+DEFAULT = VARIANTS[0]
 INSTALLABLE = [variant for variant in VARIANTS if variant.installable]
 
 

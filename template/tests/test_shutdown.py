@@ -1,9 +1,9 @@
 """SIGTERM, as in a rolling restart: readiness turns 503 first, requests in flight get the grace
-period to finish, then the resources close and the process exits (tests/faults.py runs it)."""
+period to finish, then the resources close and the process exits (tests/fixtures/faults.py runs it)."""
 
 import signal
 
-from .faults import ShutdownRun
+from .fixtures.faults import ShutdownRun
 
 
 def test_readiness_turns_503_on_sigterm(shutdown_run: ShutdownRun) -> None:

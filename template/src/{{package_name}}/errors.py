@@ -30,6 +30,25 @@ class ErrorDetail(BaseModel):
     detail: str
 
 
+class DomainError(Exception):
+    """A request the domain refuses; its message is safe to show. Subclasses pick the status."""
+
+    status_code = 400
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+async def domain_error(request: Request, error: Exception) -> JSONResponse:
+    status_code = error.status_code if isinstance(error, DomainError) else 400
+    return JSONResponse(status_code=status_code, content={"detail": str(error)})
+
+
 def safe_text(value: str | bytes, limit: int = ECHO_LIMIT) -> str:
     """Printable, valid UTF-8, at most `limit` characters: lone surrogates and bad bytes escaped."""
     if isinstance(value, bytes):
@@ -93,3 +112,4 @@ def install_error_handlers(app: FastAPI) -> None:
     for failure in DATABASE_FAILURES:
         app.add_exception_handler(failure, database_unavailable)
     app.add_exception_handler(Exception, unhandled_error)
+    app.add_exception_handler(DomainError, domain_error)

