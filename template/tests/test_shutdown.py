@@ -1,5 +1,6 @@
 """SIGTERM, as in a rolling restart: readiness turns 503 first, requests in flight get the grace
-period to finish, then the resources close and the process exits (tests/fixtures/faults.py runs it)."""
+period to finish, then the resources close and the process exits (run by tests/fixtures/faults.py).
+"""
 
 import signal
 
