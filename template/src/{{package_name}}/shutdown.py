@@ -1,8 +1,9 @@
 """Graceful shutdown for rolling restarts.
 
-On SIGTERM: readiness answers 503 at once (the orchestrator stops routing here), requests in
-flight get `SHUTDOWN_GRACE_SECONDS` to finish (new ones are still served meanwhile), then the
-server's own SIGTERM handling stops it and the lifespan closes the resources.
+On SIGTERM: readiness answers 503 at once (the orchestrator stops routing here) while new
+requests are still served for `SHUTDOWN_DELAY_SECONDS` (a balancer polling readiness needs that
+long to notice), then requests in flight get `SHUTDOWN_GRACE_SECONDS` to finish, then the server's
+own SIGTERM handling stops it and the lifespan closes the resources.
 """
 
 import asyncio
@@ -26,8 +27,9 @@ SHUTTING_DOWN = JSONResponse(
 
 
 class Drain:
-    def __init__(self, grace_seconds: float) -> None:
+    def __init__(self, grace_seconds: float, delay_seconds: float = 0.0) -> None:
         self.grace_seconds = grace_seconds
+        self.delay_seconds = delay_seconds
         self.draining = False
         self.in_flight: set[asyncio.Task[object]] = set()
         self.idle = asyncio.Event()
@@ -72,6 +74,7 @@ class Drain:
             len(self.in_flight),
             self.grace_seconds,
         )
+        await asyncio.sleep(self.delay_seconds)
         with suppress(TimeoutError):
             await asyncio.wait_for(self.idle.wait(), self.grace_seconds)
         for task in self.in_flight:
