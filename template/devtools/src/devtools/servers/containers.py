@@ -5,7 +5,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import Controls, ServerError, describe
+from . import Controls, FaultsUnsupported, ServerError, describe
 from .processes import LOOPBACK, free_port, wait_until
 
 if TYPE_CHECKING:
@@ -73,6 +73,14 @@ def controls(container: "DockerContainer", ready: Callable[[], bool]) -> Control
     def wrapped() -> Any:
         return container.get_wrapped_container()
 
+    def stop() -> None:
+        if not local_engine():
+            raise FaultsUnsupported(
+                "a remote Docker engine may publish a restarted container on another port: "
+                "pause it instead"
+            )
+        wrapped().stop(timeout=1)
+
     def start_again() -> None:
         wrapped().start()
         wait_until(f"container {short_id(container)}", ready)
@@ -80,7 +88,7 @@ def controls(container: "DockerContainer", ready: Callable[[], bool]) -> Control
     return Controls(
         pause=lambda: wrapped().pause(),
         resume=lambda: wrapped().unpause(),
-        stop=lambda: wrapped().stop(timeout=1),
+        stop=stop,
         start=start_again,
     )
 
