@@ -207,6 +207,25 @@ def downgrade() -> None:
     op.drop_table("venues")
 '''
 TEAM_NOTES = "\n## Team notes\n\nOn call: the ticket squad.\n"
+PAGE_SIZE = ("le=100)] = 20", "le=100)] = 25")  # the user's change to a route
+# Files where a release rewrote the lines next to a typical edit: the update marks the conflict,
+# with both versions, for the user to resolve. 0.3.0 moved the tickets routes onto a service
+# (the route's signature changed) and rewrote the README's last section.
+EXPECTED_CONFLICTS = {"v0.2.0": {"tickets/router.py", "README.md"}}
+
+
+def resolve_as_a_user_would(path: Path, redo: Callable[[str], str]) -> None:
+    """Keep the template's side of every conflict, then make one's own edit again."""
+    conflict = re.compile(r"^<{7} [^\n]*\n.*?^={7}\n(.*?)^>{7} [^\n]*\n", re.DOTALL | re.MULTILINE)
+    path.write_text(redo(conflict.sub(r"\1", path.read_text())))
+
+
+def redo_user_edit(name: str) -> Callable[[str], str]:
+    if name == "README.md":
+        return lambda text: text + TEAM_NOTES
+    return lambda text: text.replace(*PAGE_SIZE)
+
+
 ENV_SETTING = "CACHE_TTL_SECONDS=120\n"
 
 
@@ -214,10 +233,7 @@ def make_typical_user_edits(project: Path) -> set[Path]:
     """A changed route, a model with its migration, a dependency added with `uv add`, team notes
     in the README, a setting in .env. Returns the files the user touched."""
     package = Path("src") / str(answers(project)["package_name"])
-    edit(
-        project / package / "tickets/router.py",
-        lambda s: s.replace("le=100)] = 20", "le=100)] = 25"),
-    )
+    edit(project / package / "tickets/router.py", lambda s: s.replace(*PAGE_SIZE))
     (project / package / "venues.py").write_text(VENUE_MODEL)
     edit(
         project / package / "models.py",
@@ -260,7 +276,17 @@ def test_update_keeps_user_work_and_brings_the_template_changes(
 
     update(project)
 
-    assert conflicts(project) == []
+    package = Path("src") / str(answered["package_name"])
+    expected = {
+        Path(name) if name == "README.md" else package / name
+        for name in EXPECTED_CONFLICTS.get(release, set())
+    }
+    marked = set(conflicts(project))
+    assert marked == expected
+    for path in marked:  # both versions are in the markers: nothing of the user's is lost
+        text = (project / path).read_text()
+        assert (TEAM_NOTES.strip() if path.name == "README.md" else PAGE_SIZE[1]) in text
+        resolve_as_a_user_would(project / path, redo_user_edit(path.name))
     updated = files(project)
     # Every answer carried over (a renamed question needs a `_migrations` step and its own test,
     # like the declined-cache one below); questions the candidate adds get their defaults.
@@ -278,7 +304,6 @@ def test_update_keeps_user_work_and_brings_the_template_changes(
     for path in (Path("README.md"), Path("pyproject.toml")):
         assert set(new[path].splitlines()) <= set(updated[path].splitlines()), path
     # The user's work is all still there.
-    package = Path("src") / str(answered["package_name"])
     assert "le=100)] = 25" in updated[package / "tickets/router.py"]
     assert updated[package / "venues.py"] == VENUE_MODEL
     assert "from .venues import Venue" in updated[package / "models.py"]
@@ -369,3 +394,41 @@ def test_recopy_keeps_the_files_the_user_owns(
     assert (project / ".env").read_bytes() == env
     assert {name: locked_versions(project).get(name) for name in pins} == pins
     assert answers(project)["_commit"] == CANDIDATE
+
+
+OUR_FIXTURE = """
+
+@pytest.fixture
+def our_team() -> str:
+    return "ticket squad"
+"""
+OUR_DEV_TWEAK = "# ours: the team's dev tweak\n"
+
+
+@pytest.mark.xdist_group("update")
+def test_edits_to_files_0_3_0_moved_are_kept_for_the_user_to_move(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    """0.3.0 moved `dev` to devtools/ and the fixtures out of tests/conftest.py (CHANGELOG: what
+    to do). The moved file is replaced, the user's edit stays in their pre-update commit; the
+    rewritten conftest holds the user's fixture for them to move."""
+    release = tag_name("0.2.0")
+    project = scaffold(template_repo, tmp_path / "project", release)
+    package = Path("src") / str(answers(project)["package_name"])
+    edit(project / package / "dev.py", lambda s: OUR_DEV_TWEAK + s)
+    edit(project / "tests/conftest.py", lambda s: s + OUR_FIXTURE)
+    git(project, "commit", "--quiet", "--all", "--message", "our dev and fixture changes")
+
+    update(project)
+
+    updated = files(project)
+    assert Path("devtools/src/devtools/dev.py") in updated  # the new home arrived
+    # Copier removes a file the template dropped even when it was edited: the CHANGELOG says to
+    # re-apply the edit from the commit made before updating, which still has it.
+    assert package / "dev.py" not in updated
+    before = git(project, "show", f"HEAD:{(package / 'dev.py').as_posix()}")
+    assert before.startswith(OUR_DEV_TWEAK)
+    # The rewritten conftest holds the user's fixture between conflict markers.
+    conftest = updated[Path("tests/conftest.py")]
+    assert CONFLICT.search(conftest), conftest
+    assert "def our_team() -> str:" in conftest
