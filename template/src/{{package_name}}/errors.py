@@ -1,6 +1,7 @@
 """Every error leaves the service as JSON; nothing internal (no traceback) reaches the client.
 
-- Validation errors (422) name the field and echo at most a short, escaped prefix of the input.
+- Validation errors (422) name the field and echo at most a short, escaped prefix of the input;
+  a body that is not JSON at all (malformed, not UTF-8, too deep to parse) is a 400 of that shape.
 - A database that hangs, refuses or fails answers 503 with `Retry-After`; one warning per outage.
 - Anything else is a bug: 500, logged with its traceback.
 """
@@ -28,6 +29,27 @@ class ErrorDetail(BaseModel):
     """Body of 4xx/5xx answers, the shape FastAPI's HTTPException already uses."""
 
     detail: str
+
+
+class InvalidItem(BaseModel):
+    type: str
+    loc: list[str | int]
+    msg: str
+    input: Any = None
+
+
+class InvalidBody(BaseModel):
+    """Body of 400 (unparseable JSON) and 422 (invalid values) answers."""
+
+    detail: list[InvalidItem]
+
+
+# The error type of a body that cannot be parsed: 400, where invalid values are 422.
+UNPARSEABLE = "json_invalid"
+
+
+def validation_status(items: list[dict[str, Any]]) -> int:
+    return 400 if items and all(item["type"] == UNPARSEABLE for item in items) else 422
 
 
 class DomainError(Exception):
@@ -82,7 +104,7 @@ def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
 async def validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     detail = [_safe_error(item) for item in error.errors()]
-    return JSONResponse(status_code=422, content={"detail": detail})
+    return JSONResponse(status_code=validation_status(detail), content={"detail": detail})
 
 
 async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
@@ -102,6 +124,7 @@ async def unhandled_error(request: Request, error: Exception) -> JSONResponse:
 
 # Documented on every operation: what any request may answer besides its own responses.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": InvalidBody, "description": "Request body is not JSON (malformed, not UTF-8)"},
     413: {"model": ErrorDetail, "description": "Request body larger than MAX_BODY_BYTES"},
     503: {"model": ErrorDetail, "description": "The database is unavailable; see Retry-After"},
 }

@@ -4,7 +4,8 @@ Bodies are read here, before routing: more than `MAX_BODY_BYTES` is refused with
 as the `Content-Length` or the bytes received so far exceed it, so nothing oversize is parsed.
 A JSON body must be UTF-8 and hold no NaN/Infinity, no number that overflows a float, no lone
 surrogate and no duplicate key (the rule: duplicates are an error, never "last one wins").
-Offenders get the same 422 shape as any validation error, naming where the problem is.
+Offenders get the shape of any validation error (400 when the body is not JSON, else 422),
+naming where the problem is.
 """
 
 import json
@@ -16,7 +17,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import safe_text
+from .errors import safe_text, validation_status
 
 Location = tuple[str | int, ...]
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -48,7 +49,8 @@ class BodyGuardMiddleware:
         if body and _is_json(headers.get(b"content-type")):
             problem = json_problem(body)
             if problem is not None:
-                await JSONResponse({"detail": [problem]}, status_code=422)(scope, receive, send)
+                status = validation_status([problem])
+                await JSONResponse({"detail": [problem]}, status_code=status)(scope, receive, send)
                 return
         await self.app(scope, _replay(body, receive), send)
 
