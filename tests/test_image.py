@@ -71,7 +71,9 @@ def test_build_context_leaves_out_secrets_tests_and_caches(
     sent = context_listing(project)
 
     package = f"src/{rendered(variant).answers['package_name']}"
-    assert {"pyproject.toml", "uv.lock", "README.md", "alembic.ini", ".env.example"} <= sent
+    # devtools/pyproject.toml: uv resolves the workspace with it; devtools' code stays out.
+    expected = {"pyproject.toml", "uv.lock", "README.md", "alembic.ini", ".env.example"}
+    assert expected | {"devtools/pyproject.toml"} <= sent
     assert f"{package}/app.py" in sent
     assert any(path.startswith("migrations/versions/") for path in sent)
     left_out = (".git/", ".venv/", ".dev-data/", "devtools/", "tests/", ".github/")
@@ -81,7 +83,7 @@ def test_build_context_leaves_out_secrets_tests_and_caches(
         path
         for path in sent
         if path.startswith(left_out + caches) or path in secrets or "__pycache__" in path
-    }
+    } - {"devtools/pyproject.toml"}
     assert leaked == set()
 
 
