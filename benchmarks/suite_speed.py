@@ -1,0 +1,349 @@
+"""The generated suite's wall time, cold and warm, beside a tutorial-shaped baseline.
+
+Run from the repo root, with Docker up (see BENCHMARKS.md):
+
+    eval "$(../shared/ci/container-engine.sh)"
+    uv run python benchmarks/suite_speed.py
+
+1. Renders the default variant (our suite) and the no-cache variant (the baseline's app: a
+   tutorial has no Redis), installs both and compiles their bytecode, as a developer's second
+   run finds it (this machine sets PYTHONDONTWRITEBYTECODE=1; collection is also timed without).
+2. Times a Postgres container alone from `docker run` until it accepts connections.
+3. Cold suite: `uv run pytest` of the default project, whose conftest starts the containers.
+4. Baseline, written into a scratch folder: 6 tests of the same endpoints, one session
+   container (testcontainers), per test a new engine and drop_all/create_all, httpx
+   ASGITransport: the shape of the common testcontainers + asyncpg tutorials.
+5. Warm suite: the same suite on servers kept running between runs (TEST_DATABASE_URL /
+   TEST_REDIS_URL, the `external` source), as a developer rerunning all day would keep them.
+
+Prints each figure with its goal and ratio, measured side by side in this one run.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from bench_common import (
+    PACKAGE,
+    BenchmarkError,
+    heading,
+    install_signal_handlers,
+    load_note,
+    machine_description,
+    median,
+    note,
+    prepare_project,
+    project_env,
+    require_docker,
+    run,
+    services,
+    timed,
+    verdict,
+    work_directory,
+)
+
+GOAL_COLD_OVER_POSTGRES_SECONDS = 7.0
+GOAL_WARM_SECONDS = 3.0
+PYTEST_SUMMARY = re.compile(r"(?P<passed>\d+) passed.* in (?P<seconds>[\d.]+)s")
+
+BASELINE_CONFTEST = '''
+"""The tutorial shape: one container per session; per test a new engine, drop_all/create_all."""
+
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy.ext.asyncio import create_async_engine
+from testcontainers.postgres import PostgresContainer
+
+from {package}.app import create_app
+from {package}.models import Base
+from {package}.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    image = os.environ.get("TEST_POSTGRES_IMAGE", "postgres:17-alpine")
+    with PostgresContainer(image, driver="asyncpg") as postgres:
+        yield postgres.get_connection_url()
+
+
+@pytest.fixture
+async def client(database_url: str) -> AsyncIterator[AsyncClient]:
+    engine = create_async_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.drop_all)
+        await connection.run_sync(Base.metadata.create_all)
+    await engine.dispose()
+    app = create_app(Settings(_env_file=None, database_url=database_url))
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield client
+'''
+
+BASELINE_TESTS = """
+from httpx import AsyncClient
+
+
+async def create(client: AsyncClient) -> int:
+    response = await client.post("/tickets", json={"event": "Concert", "price_cents": 1000})
+    assert response.status_code == 201
+    return int(response.json()["id"])
+
+
+async def test_create(client: AsyncClient) -> None:
+    assert await create(client) > 0
+
+
+async def test_get(client: AsyncClient) -> None:
+    ticket_id = await create(client)
+    response = await client.get(f"/tickets/{ticket_id}")
+    assert response.json()["event"] == "Concert"
+
+
+async def test_list(client: AsyncClient) -> None:
+    await create(client)
+    response = await client.get("/tickets")
+    assert response.json()["total"] == 1
+
+
+async def test_missing(client: AsyncClient) -> None:
+    assert (await client.get("/tickets/999")).status_code == 404
+
+
+async def test_buy(client: AsyncClient) -> None:
+    ticket_id = await create(client)
+    response = await client.post(f"/tickets/{ticket_id}/buy", json={"buyer": "ada"})
+    assert response.json()["buyer"] == "ada"
+
+
+async def test_buy_twice(client: AsyncClient) -> None:
+    ticket_id = await create(client)
+    await client.post(f"/tickets/{ticket_id}/buy", json={"buyer": "ada"})
+    response = await client.post(f"/tickets/{ticket_id}/buy", json={"buyer": "bob"})
+    assert response.status_code == 409
+"""
+
+# Loaded into both suites with `-p`: pytest prints durations to 10 ms only.
+TIMING_PLUGIN = """
+import json
+import os
+
+_overhead = {}
+
+
+def pytest_runtest_logreport(report):
+    if report.when in ("setup", "teardown"):
+        _overhead[report.nodeid] = _overhead.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    with open(os.environ["SUITE_TIMING_FILE"], "w") as file:
+        json.dump(_overhead, file)
+"""
+
+BASELINE_INI = """
+[pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+filterwarnings = ignore::DeprecationWarning
+"""
+
+
+def write_baseline(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "pytest.ini").write_text(textwrap.dedent(BASELINE_INI))
+    (folder / "conftest.py").write_text(BASELINE_CONFTEST.format(package=PACKAGE))
+    (folder / "test_tickets.py").write_text(BASELINE_TESTS)
+    return folder
+
+
+def compile_bytecode(project: Path) -> None:
+    """What a developer's machine has after the first run: bytecode for the venv and the code."""
+    python = str(project / ".venv/bin/python")
+    run([python, "-m", "compileall", "-q", "-j", "0", ".venv", "src", "tests"], cwd=project)
+
+
+def postgres_alone(image: str, runs: int) -> float:
+    """Median seconds from `docker run` until the server accepts a connection from the host."""
+    import socket
+
+    seconds = []
+    for _ in range(runs):
+        name = f"bench-suite-{os.getpid()}-{time.monotonic_ns()}"
+        started = time.perf_counter()
+        args = ["docker", "run", "-d", "--rm", "--name", name, "-p", "127.0.0.1::5432"]
+        run([*args, "-e", "POSTGRES_PASSWORD=bench", image])
+        try:
+            port = int(run(["docker", "port", name, "5432/tcp"]).stdout.split()[0].split(":")[-1])
+            while True:
+                # The init-time server listens on its socket only: TCP answers once it is ready.
+                ready = run(
+                    ["docker", "exec", name, "pg_isready", "-q", "-h", "127.0.0.1"], check=False
+                )
+                if ready.returncode == 0:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                if time.perf_counter() - started > 60:
+                    raise BenchmarkError("the Postgres container was not ready within 60 s")
+                time.sleep(0.05)
+            seconds.append(time.perf_counter() - started)
+        finally:
+            run(["docker", "rm", "-f", "-v", name], check=False)
+    return median(seconds)
+
+
+def pytest_run(
+    project: Path, args: list[str], env: dict[str, str], label: str, *, may_skip: bool = False
+) -> tuple[float, int, float]:
+    """(wall seconds, tests passed, median per-test setup+teardown ms) of one pytest run."""
+    timing = project / "suite-timing.json"
+    plugins = project.parent / "plugins"  # suite_timing.py, written by main()
+    plugin_env = env | {"PYTHONPATH": str(plugins), "SUITE_TIMING_FILE": str(timing)}
+    command = ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"]
+    seconds, result = timed([*command, "-p", "suite_timing", *args], cwd=project, env=plugin_env)
+    output = result.stdout + result.stderr
+    summary = PYTEST_SUMMARY.search(output)
+    if (
+        result.returncode != 0
+        or summary is None
+        or (" skipped" in output.splitlines()[-1] and not may_skip)
+    ):
+        tail = "\n".join(output.splitlines()[-25:])
+        raise BenchmarkError(f"`{label}` did not pass cleanly:\n{tail}")
+    overhead: dict[str, float] = json.loads(timing.read_text())
+    per_test = median(list(overhead.values())) * 1000 if overhead else float("nan")
+    note(f"{label}: {seconds:.2f} s wall, {summary['passed']} passed, {per_test:.2f} ms/test")
+    return seconds, int(summary["passed"]), per_test
+
+
+def collection(project: Path, env: dict[str, str]) -> None:
+    heading("start-up, imports and collection (no services)")
+    for label, extra in (
+        ("with bytecode", {}),
+        ("without bytecode", {"PYTHONDONTWRITEBYTECODE": "1"}),
+    ):
+        # Without bytecode: a temporary cache prefix holds none, and nothing is written.
+        if extra:
+            extra = extra | {"PYTHONPYCACHEPREFIX": str(project / ".no-bytecode")}
+        walls = [
+            timed(
+                ["uv", "run", "--no-sync", "pytest", "-q", "--collect-only"],
+                cwd=project,
+                env=env | extra,
+            )[0]
+            for _ in range(3)
+        ]
+        note(f"`pytest --collect-only` {label}: median {median(walls):.2f} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of each suite")
+    parser.add_argument("--keep", action="store_true", help="keep the rendered projects")
+    args = parser.parse_args()
+    install_signal_handlers()
+    postgres_image, _ = require_docker()
+    heading("machine")
+    for line in machine_description():
+        note(line)
+    load_note()
+    try:
+        with work_directory(args.keep, "bench-suite-") as workdir:
+            (workdir / "plugins").mkdir()
+            (workdir / "plugins/suite_timing.py").write_text(TIMING_PLUGIN)
+            ours = prepare_project(workdir)
+            baseline_project = prepare_project(workdir, "no-cache", {"use_cache": False})
+            for project in (ours, baseline_project):
+                compile_bytecode(project)
+            baseline = write_baseline(workdir / "baseline")
+            env = project_env({"CI": "true"})
+            collection(ours, env)
+
+            heading("cold: each run starts its own containers")
+            postgres = postgres_alone(postgres_image, args.runs)
+            note(f"Postgres container alone, `docker run` to accepting: median {postgres:.2f} s")
+            cold = [pytest_run(ours, [], env, "our suite") for _ in range(args.runs)]
+            base_args = [
+                "-c",
+                str(baseline / "pytest.ini"),
+                "--rootdir",
+                str(baseline),
+                str(baseline),
+            ]
+            tutorial = [
+                pytest_run(baseline_project, base_args, env, "baseline") for _ in range(args.runs)
+            ]
+
+            heading("warm: servers kept running between runs (the `external` source)")
+            with services("bench-suite", with_redis=True) as running:
+                warm_env = env | {
+                    "TEST_SERVICES": "external",
+                    "TEST_DATABASE_URL": running.database_url,
+                    "TEST_REDIS_URL": running.redis_url,
+                }
+                pytest_run(
+                    ours, [], warm_env, "warm-up", may_skip=True
+                )  # creates the worker's database once
+                # The tests cannot stop an external server: the few fault tests that need
+                # that skip here; the cold runs cover them.
+                warm = [
+                    pytest_run(ours, [], warm_env, "warm suite", may_skip=True)
+                    for _ in range(args.runs)
+                ]
+
+            summarize(postgres, cold, tutorial, warm)
+    except BenchmarkError as error:
+        print(f"\nbenchmark failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def summarize(
+    postgres: float,
+    cold: list[tuple[float, int, float]],
+    tutorial: list[tuple[float, int, float]],
+    warm: list[tuple[float, int, float]],
+) -> None:
+    heading("figures (medians over the runs), goals and ratios")
+    cold_wall = median([wall for wall, _, _ in cold])
+    tutorial_wall = median([wall for wall, _, _ in tutorial])
+    warm_wall = median([wall for wall, _, _ in warm])
+    rows = [
+        ("our suite, cold", cold_wall, cold[0][1], median([per for _, _, per in cold])),
+        (
+            "tutorial baseline, cold",
+            tutorial_wall,
+            tutorial[0][1],
+            median([per for _, _, per in tutorial]),
+        ),
+        ("our suite, warm servers", warm_wall, warm[0][1], median([per for _, _, per in warm])),
+    ]
+    note(f"{'suite':<26} {'wall s':>7} {'tests':>6} {'setup+teardown ms/test':>23}")
+    for label, wall, tests, per_test in rows:
+        note(f"{label:<26} {wall:>7.2f} {tests:>6} {per_test:>23.2f}")
+    over = cold_wall - postgres
+    note(
+        f"cold - Postgres alone: {over:.2f} s (goal <= {GOAL_COLD_OVER_POSTGRES_SECONDS:g} s): "
+        f"{verdict(over, GOAL_COLD_OVER_POSTGRES_SECONDS, at_most=True)}"
+    )
+    note(
+        f"cold / tutorial: {cold_wall / tutorial_wall:.2f}x (goal <= 1.00x): "
+        f"{verdict(cold_wall, tutorial_wall, at_most=True)}"
+    )
+    note(
+        f"warm rerun: {warm_wall:.2f} s (goal <= {GOAL_WARM_SECONDS:g} s): "
+        f"{verdict(warm_wall, GOAL_WARM_SECONDS, at_most=True)}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
