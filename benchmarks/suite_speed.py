@@ -8,7 +8,7 @@ Run from the repo root, with Docker up (see BENCHMARKS.md):
 1. Renders the default variant (our suite) and the no-cache variant (the baseline's app: a
    tutorial has no Redis), installs both and compiles their bytecode, as a developer's second
    run finds it (this machine sets PYTHONDONTWRITEBYTECODE=1; collection is also timed without).
-2. Times a Postgres container alone from `docker run` until it accepts connections.
+2. Times a Postgres container alone, started as the suite starts it, until it accepts queries.
 3. Cold suite: `uv run pytest` of the default project, whose conftest starts the containers.
 4. Baseline, written into a scratch folder: 6 tests of the same endpoints, one session
    container (testcontainers), per test a new engine and drop_all/create_all, httpx
@@ -21,7 +21,6 @@ Prints each figure with its goal and ratio, measured side by side in this one ru
 
 import argparse
 import json
-import os
 import re
 import sys
 import textwrap
@@ -42,6 +41,7 @@ from bench_common import (
     require_docker,
     run,
     services,
+    template_tests_helpers,
     timed,
     verdict,
     work_directory,
@@ -172,32 +172,18 @@ def compile_bytecode(project: Path) -> None:
     run([python, "-m", "compileall", "-q", "-j", "0", ".venv", "src", "tests"], cwd=project)
 
 
-def postgres_alone(image: str, runs: int) -> float:
-    """Median seconds from `docker run` until the server accepts a connection from the host."""
-    import socket
-
+def postgres_alone(project: Path, runs: int) -> float:
+    """Median seconds to start a Postgres container until it accepts queries, the way the suite
+    starts it (the rendered project's devtools.servers), nothing else."""
+    helpers = template_tests_helpers()
+    servers = helpers.devtools_servers(project)
+    [postgres] = helpers.server_kinds(False)
     seconds = []
     for _ in range(runs):
-        name = f"bench-suite-{os.getpid()}-{time.monotonic_ns()}"
         started = time.perf_counter()
-        args = ["docker", "run", "-d", "--rm", "--name", name, "-p", "127.0.0.1::5432"]
-        run([*args, "-e", "POSTGRES_PASSWORD=bench", image])
-        try:
-            port = int(run(["docker", "port", name, "5432/tcp"]).stdout.split()[0].split(":")[-1])
-            while True:
-                # The init-time server listens on its socket only: TCP answers once it is ready.
-                ready = run(
-                    ["docker", "exec", name, "pg_isready", "-q", "-h", "127.0.0.1"], check=False
-                )
-                if ready.returncode == 0:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                if time.perf_counter() - started > 60:
-                    raise BenchmarkError("the Postgres container was not ready within 60 s")
-                time.sleep(0.05)
-            seconds.append(time.perf_counter() - started)
-        finally:
-            run(["docker", "rm", "-f", "-v", name], check=False)
+        [server] = servers.start_together([postgres.starter("docker", servers.Options())])
+        seconds.append(time.perf_counter() - started)
+        servers.close_all([server])
     return median(seconds)
 
 
@@ -251,7 +237,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the rendered projects")
     args = parser.parse_args()
     install_signal_handlers()
-    postgres_image, _ = require_docker()
+    require_docker()
     heading("machine")
     for line in machine_description():
         note(line)
@@ -269,7 +255,7 @@ def main() -> int:
             collection(ours, env)
 
             heading("cold: each run starts its own containers")
-            postgres = postgres_alone(postgres_image, args.runs)
+            postgres = postgres_alone(ours, args.runs)
             note(f"Postgres container alone, `docker run` to accepting: median {postgres:.2f} s")
             cold = [pytest_run(ours, [], env, "our suite") for _ in range(args.runs)]
             base_args = [
@@ -284,7 +270,7 @@ def main() -> int:
             ]
 
             heading("warm: servers kept running between runs (the `external` source)")
-            with services("bench-suite", with_redis=True) as running:
+            with services(ours, "bench-suite", with_redis=True) as running:
                 warm_env = env | {
                     "TEST_SERVICES": "external",
                     "TEST_DATABASE_URL": running.database_url,
