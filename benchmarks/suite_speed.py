@@ -256,7 +256,7 @@ def main() -> int:
 
             heading("cold: each run starts its own containers")
             postgres = postgres_alone(ours, args.runs)
-            note(f"Postgres container alone, `docker run` to accepting: median {postgres:.2f} s")
+            note(f"Postgres container alone, started as the suite does: {postgres:.2f} s")
             cold = [pytest_run(ours, [], env, "our suite") for _ in range(args.runs)]
             base_args = [
                 "-c",
