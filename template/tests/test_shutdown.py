@@ -4,7 +4,7 @@ period to finish, then the resources close and the process exits (run by tests/f
 
 import signal
 
-from .fixtures.faults import ShutdownRun
+from .fixtures.faults import SHUTDOWN_GRACE_SECONDS, ShutdownRun
 
 
 def test_readiness_turns_503_on_sigterm(shutdown_run: ShutdownRun) -> None:
@@ -26,7 +26,8 @@ def test_then_the_rest_is_cut_and_resources_close(shutdown_run: ShutdownRun) -> 
     # uvicorn re-raises the signal it handled once it has shut down cleanly.
     assert shutdown_run.returncode in {0, -signal.SIGTERM}, log
     order = [
-        "SIGTERM: readiness is 503; 2 request(s) in flight get up to 1.5s to finish",
+        f"SIGTERM: readiness is 503; 2 request(s) in flight get up to {SHUTDOWN_GRACE_SECONDS:g}s "
+        "to finish",
         '"POST /drain-probe HTTP/1.1" 404',
         "request still running after the grace period: cancelled",
         '"POST /drain-probe HTTP/1.1" 503',

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from . import Controls, FaultsUnsupported, ServerError, describe
 from .processes import LOOPBACK, free_port, wait_until
 
+READINESS_POLL_SECONDS = 0.1
+
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
 
@@ -48,6 +50,11 @@ def start(
     prepare: Callable[[], None] | None = None,
 ) -> None:
     """Start the container; on failure remove it and say what to do."""
+    from testcontainers.core.config import testcontainers_config
+
+    if "TC_POOLING_INTERVAL" not in os.environ:
+        # testcontainers polls readiness once a second: a server ready after 1.1 s waits for 2 s.
+        testcontainers_config.sleep_time = READINESS_POLL_SECONDS
     try:
         if prepare is not None:
             prepare()

