@@ -25,8 +25,13 @@ from .containers import (
 )
 from .variants import VARIANTS, Variant
 
-# Images exist here only for the machine's Python (stand-ins, no registry).
-BUILT = [variant for variant in VARIANTS if variant.answer("use_docker") and variant.installable]
+# Images exist here only for the machine's Python (stand-ins, no registry); one stack per
+# distinct project (the same files run the same stack).
+BUILT = [
+    variant
+    for variant in VARIANTS
+    if variant.answer("use_docker") and variant.installable and variant.same_project_as is None
+]
 BuiltImageFn = Callable[[Variant], Image]
 LABEL = "com.docker.compose.project"
 

@@ -31,6 +31,8 @@ DOCKER = [variant for variant in VARIANTS if variant.answer("use_docker")]
 # Images exist here only for the machine's Python (stand-ins, no registry); the other versions'
 # Dockerfiles are linted, their code is checked statically (test_render.py).
 BUILT = [variant for variant in DOCKER if variant.installable]
+# Running an image: once per distinct project (the same files build the same image).
+RUN = [variant for variant in BUILT if variant.same_project_as is None]
 GITHUB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "github"]
 GITLAB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "gitlab"]
 BuiltImageFn = Callable[[Variant], Image]
@@ -87,7 +89,7 @@ def test_build_context_leaves_out_secrets_tests_and_caches(
     assert leaked == set()
 
 
-@pytest.mark.parametrize("variant", BUILT, ids=ids(BUILT))
+@pytest.mark.parametrize("variant", RUN, ids=ids(RUN))
 def test_image_runs_as_a_non_root_user(built_image: BuiltImageFn, variant: Variant) -> None:
     image = built_image(variant)
     # Numeric, so Kubernetes' runAsNonRoot can check it without the image's /etc/passwd.
@@ -114,7 +116,7 @@ print(json.dumps({
 """
 
 
-@pytest.mark.parametrize("variant", BUILT, ids=ids(BUILT))
+@pytest.mark.parametrize("variant", RUN, ids=ids(RUN))
 def test_image_holds_no_dev_or_test_code(
     built_image: BuiltImageFn, rendered: RenderedFn, variant: Variant
 ) -> None:
@@ -134,7 +136,7 @@ def test_image_holds_no_dev_or_test_code(
     }
 
 
-@pytest.mark.parametrize("variant", BUILT, ids=ids(BUILT))
+@pytest.mark.parametrize("variant", RUN, ids=ids(RUN))
 def test_image_migrates_postgres_then_serves_read_only(
     built_image: BuiltImageFn,
     record_property: Callable[[str, object], None],

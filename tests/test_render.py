@@ -11,7 +11,7 @@ import yaml
 
 from .conftest import RenderedFn, child_env
 from .escaping import rendered_forms
-from .variants import DEFAULT, INSTALLABLE_PYTHON, VARIANTS, Variant
+from .variants import BY_ID, DEFAULT, INSTALLABLE_PYTHON, VARIANTS, Variant
 
 # Jinja delimiters; `${{` is a GitHub Actions expression, and `}}` closes nested dicts in Python.
 JINJA_LEFTOVER = re.compile(r"(?<!\$){{|{%|%}|{#")
@@ -19,6 +19,11 @@ JINJA_LEFTOVER = re.compile(r"(?<!\$){{|{%|%}|{#")
 JINJA_ALLOWED = {Path("migrations/script.py.mako")}
 GITHUB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "github"]
 GITLAB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "gitlab"]
+SHARING = [variant for variant in VARIANTS if variant.same_project_as is not None]
+# What a generated suite runs: the code, its tests and tooling, the migrations, the dependencies;
+# and, with Docker, what builds and runs the image and the compose stack.
+PROJECT_PARTS = ("src", "tests", "devtools", "migrations", "pyproject.toml", "alembic.ini")
+DOCKER_PARTS = ("Dockerfile", "compose.yaml", ".dockerignore")
 
 
 def ids(variants: list[Variant]) -> list[str]:
@@ -175,3 +180,23 @@ def test_the_service_wheel_holds_no_dev_tooling(installed: RenderedFn, tmp_path:
     assert [name for name in names if "devtools" in name or name.endswith("/dev.py")] == []
     assert "dev" not in scripts
     assert all(name.startswith(project.package.name) or ".dist-info/" in name for name in names)
+
+
+@pytest.mark.parametrize("variant", SHARING, ids=ids(SHARING))
+def test_a_variant_without_a_suite_renders_the_project_whose_suite_runs(
+    rendered: RenderedFn, variant: Variant
+) -> None:
+    assert variant.same_project_as is not None
+    covering = BY_ID[variant.same_project_as]
+    assert covering.same_project_as is None  # that one does run its suite
+    assert variant.services == covering.services
+    ours, theirs = rendered(variant), rendered(covering)
+
+    parts = PROJECT_PARTS + (DOCKER_PARTS if variant.answer("use_docker") else ())
+
+    def project_files(files: tuple[Path, ...]) -> list[Path]:
+        return [path for path in files if path.parts[0] in parts]
+
+    assert project_files(ours.files) == project_files(theirs.files)
+    for path in project_files(ours.files):
+        assert (ours.path / path).read_bytes() == (theirs.path / path).read_bytes(), path

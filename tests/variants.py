@@ -44,6 +44,11 @@ class Variant:
     # Where the generated suite gets Postgres and Redis from (TEST_SERVICES: external, docker or
     # embedded; devtools/src/devtools/servers in the project).
     services: str = "docker"
+    # A variant that renders the same project (code, tests, dev tooling, migrations, pyproject,
+    # and the Docker files if any) and runs it on the same services: its generated suite, image
+    # and compose stack cover this one, which renders, lints and type-checks but runs none of
+    # them again. test_render.py checks that the two renderings agree.
+    same_project_as: str | None = None
 
     @property
     def answers(self) -> dict[str, Any]:
@@ -64,9 +69,9 @@ VARIANTS = [
     Variant("no-example-api", {"example_api": False}, services="external"),
     Variant("bare", {"use_cache": False, "example_api": False}, services="embedded"),
     Variant("gitlab", {"ci_provider": "gitlab"}, services="embedded"),
-    Variant("no-ci", {"ci_provider": "none"}),
-    Variant("no-docker", {"use_docker": False}),
-    Variant("kubernetes", {"deploy_kubernetes": True}),
+    Variant("no-ci", {"ci_provider": "none"}, same_project_as="default"),
+    Variant("no-docker", {"use_docker": False}, same_project_as="default"),
+    Variant("kubernetes", {"deploy_kubernetes": True}, same_project_as="default"),
     Variant(
         "own-names",
         {"project_name": "Café Orders", "package_name": "orders_api", "cache_ttl_seconds": 5},
@@ -102,6 +107,9 @@ def question_defaults() -> dict[str, Any]:
 
 DEFAULT = VARIANTS[0]
 INSTALLABLE = [variant for variant in VARIANTS if variant.installable]
+# Each distinct project runs its generated suite once.
+SUITES = [variant for variant in INSTALLABLE if variant.same_project_as is None]
+BY_ID = {variant.id: variant for variant in VARIANTS}
 
 
 @dataclass(frozen=True)
