@@ -7,16 +7,16 @@ differ only in how the next test gets a clean database (all but `outer`, which h
 
 - bare:       nothing (rows pile up): the floor, the cost of the test body alone;
 - outer:      only the conftest's outer transaction (connect, BEGIN, ROLLBACK), no test body:
-              what the isolation machinery costs a test that touches no table;
+              what the isolation machinery costs a test, apart from what the test itself does;
 - savepoint:  the generated conftest: connect, BEGIN the outer transaction, a session joined with
               join_transaction_mode="create_savepoint", the body, then ROLLBACK;
-- noping:     the same on an engine without pool_pre_ping (what-if: one round trip less per test);
 - truncate:   the body commits for real, then TRUNCATE ... RESTART IDENTITY CASCADE;
 - dropcreate: the body commits for real, then Base.metadata.drop_all + create_all.
 
 Each approach has its own database (same server) and its own engine built by the package's
-`create_engine` (the app's pool settings, pool_pre_ping included). Approaches run round-robin, the
-starting one rotating each round, so drift on the machine hits all of them alike.
+`create_engine` as the generated conftest builds it (the app's pool settings, no pre-ping).
+Approaches run round-robin, the starting one rotating each round, so drift on the machine hits
+all of them alike.
 """
 
 import argparse
@@ -36,7 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-APPROACHES = ("bare", "outer", "savepoint", "noping", "truncate", "dropcreate")
+APPROACHES = ("bare", "outer", "savepoint", "truncate", "dropcreate")
 RTT_SAMPLES = 300
 
 
@@ -84,10 +84,7 @@ class Probe:
             settings = self.settings_module.Settings(
                 _env_file=None, database_url=self.url_for(f"iso_{name}")
             )
-            if name == "noping":
-                engine: AsyncEngine = create_async_engine(settings.database_url)
-            else:
-                engine = self.db.create_engine(settings)
+            engine: AsyncEngine = self.db.create_engine(settings, pool_pre_ping=False)
             async with engine.begin() as connection:
                 await connection.run_sync(self.base.metadata.create_all)
             self.engines[name] = engine
@@ -115,8 +112,8 @@ class Probe:
             transaction = await connection.begin()
             await transaction.rollback()
 
-    async def savepoint(self, engine: str = "savepoint") -> None:
-        async with self.engines[engine].connect() as connection:
+    async def savepoint(self) -> None:
+        async with self.engines["savepoint"].connect() as connection:
             transaction = await connection.begin()
             try:
                 maker = async_sessionmaker(
@@ -127,9 +124,6 @@ class Probe:
                 await self.body(maker)
             finally:
                 await transaction.rollback()
-
-    async def noping(self) -> None:
-        await self.savepoint("noping")
 
     async def truncate(self) -> None:
         engine = self.engines["truncate"]
@@ -153,7 +147,6 @@ async def measure(package: str, admin_url: str, iterations: int, warmup: int) ->
         "bare": probe.bare,
         "outer": probe.outer,
         "savepoint": probe.savepoint,
-        "noping": probe.noping,
         "truncate": probe.truncate,
         "dropcreate": probe.dropcreate,
     }
