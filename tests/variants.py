@@ -68,7 +68,7 @@ VARIANTS = [
     Variant("no-cache", {"use_cache": False}),
     Variant("no-example-api", {"example_api": False}, services="external"),
     Variant("bare", {"use_cache": False, "example_api": False}, services="embedded"),
-    Variant("gitlab", {"ci_provider": "gitlab"}, services="embedded"),
+    Variant("gitlab", {"ci_provider": "gitlab"}, same_project_as="default"),
     Variant("no-ci", {"ci_provider": "none"}, same_project_as="default"),
     Variant("no-docker", {"use_docker": False}, same_project_as="default"),
     Variant("kubernetes", {"deploy_kubernetes": True}, same_project_as="default"),
