@@ -23,7 +23,7 @@ from .containers import (
     name,
     ticket_round_trip,
 )
-from .variants import VARIANTS, Variant
+from .variants import VARIANTS, Variant, ids
 
 # Images exist here only for the machine's Python (stand-ins, no registry); one stack per
 # distinct project (the same files run the same stack).
@@ -80,7 +80,7 @@ def stack(directory: Path, variant: Variant, image: str) -> Iterator[Stack]:
     assert running.leftovers() == {"containers": [], "volumes": [], "networks": []}
 
 
-@pytest.mark.parametrize("variant", BUILT, ids=[variant.id for variant in BUILT])
+@pytest.mark.parametrize("variant", BUILT, ids=ids(BUILT))
 def test_stack_comes_up_healthy_after_one_migration_and_goes_down_without_a_trace(
     built_image: BuiltImageFn,
     rendered: RenderedFn,

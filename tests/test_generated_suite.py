@@ -3,10 +3,10 @@
 import pytest
 
 from .conftest import ExternalServices, RenderedFn, child_env
-from .variants import SUITES, Variant
+from .variants import SUITES, Variant, ids
 
 
-@pytest.mark.parametrize("variant", SUITES, ids=[variant.id for variant in SUITES])
+@pytest.mark.parametrize("variant", SUITES, ids=ids(SUITES))
 def test_generated_suite_passes_on_real_services(
     installed: RenderedFn, request: pytest.FixtureRequest, variant: Variant
 ) -> None:

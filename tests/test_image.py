@@ -25,7 +25,7 @@ from .containers import (
     ticket_round_trip,
     wait_until,
 )
-from .variants import VARIANTS, Variant
+from .variants import GITHUB, GITHUB_WORKFLOW, GITLAB, VARIANTS, Variant, ids
 
 DOCKER = [variant for variant in VARIANTS if variant.answer("use_docker")]
 # Images exist here only for the machine's Python (stand-ins, no registry); the other versions'
@@ -33,13 +33,7 @@ DOCKER = [variant for variant in VARIANTS if variant.answer("use_docker")]
 BUILT = [variant for variant in DOCKER if variant.installable]
 # Running an image: once per distinct project (the same files build the same image).
 RUN = [variant for variant in BUILT if variant.same_project_as is None]
-GITHUB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "github"]
-GITLAB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "gitlab"]
 BuiltImageFn = Callable[[Variant], Image]
-
-
-def ids(variants: list[Variant]) -> list[str]:
-    return [variant.id for variant in variants]
 
 
 @pytest.mark.parametrize("variant", DOCKER, ids=ids(DOCKER))
@@ -193,7 +187,7 @@ def test_github_workflow_builds_the_image_and_passes_actionlint(
     rendered: RenderedFn, variant: Variant
 ) -> None:
     project = rendered(variant)
-    workflow = ".github/workflows/ci.yml"
+    workflow = GITHUB_WORKFLOW
     project.run("actionlint", workflow)
     jobs = yaml.safe_load((project.path / workflow).read_text())["jobs"]
     assert ("build-image" in jobs) == variant.answer("use_docker")

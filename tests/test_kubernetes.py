@@ -24,7 +24,7 @@ from .containers import (
     start_redis,
     wait_until,
 )
-from .variants import BASE_ANSWERS, VARIANTS, Variant
+from .variants import BASE_ANSWERS, VARIANTS, Variant, ids
 
 # The oldest release the manifests promise to work on (README, "Kubernetes"); kubernetes-validate
 # ships its schemas, so this runs offline.
@@ -33,10 +33,6 @@ KUBERNETES = [variant for variant in VARIANTS if variant.answer("deploy_kubernet
 BuiltImageFn = Callable[[Variant], Image]
 # Postgres' default max_connections, which the pods' pools must stay under at full scale.
 POSTGRES_MAX_CONNECTIONS = 100
-
-
-def ids(variants: list[Variant]) -> list[str]:
-    return [variant.id for variant in variants]
 
 
 def built(project: Project) -> dict[str, dict[str, Any]]:

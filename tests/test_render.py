@@ -11,23 +11,17 @@ import yaml
 
 from .conftest import RenderedFn, child_env
 from .escaping import rendered_forms
-from .variants import BY_ID, DEFAULT, VARIANTS, Variant
+from .variants import BY_ID, DEFAULT, GITHUB, GITHUB_WORKFLOW, GITLAB, VARIANTS, Variant, ids
 
 # Jinja delimiters; `${{` is a GitHub Actions expression, and `}}` closes nested dicts in Python.
 JINJA_LEFTOVER = re.compile(r"(?<!\$){{|{%|%}|{#")
 # Files that legitimately contain these characters once rendered.
 JINJA_ALLOWED = {Path("migrations/script.py.mako")}
-GITHUB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "github"]
-GITLAB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "gitlab"]
 SHARING = [variant for variant in VARIANTS if variant.same_project_as is not None]
 # What a generated suite runs: the code, its tests and tooling, the migrations, the dependencies;
 # and, with Docker, what builds and runs the image and the compose stack.
 PROJECT_PARTS = ("src", "tests", "devtools", "migrations", "pyproject.toml", "alembic.ini")
 DOCKER_PARTS = ("Dockerfile", "compose.yaml", ".dockerignore")
-
-
-def ids(variants: list[Variant]) -> list[str]:
-    return [variant.id for variant in variants]
 
 
 def without_answers(text: str, variant: Variant) -> str:
@@ -71,7 +65,7 @@ def test_feature_files_follow_the_answers(rendered: RenderedFn, variant: Variant
         project.path / "tests/fixtures/cache.py": variant.answer("use_cache"),
         package / "dev.py": False,
         project.path / "compose.yaml": variant.answer("use_docker"),
-        project.path / ".github/workflows/ci.yml": variant.answer("ci_provider") == "github",
+        project.path / GITHUB_WORKFLOW: variant.answer("ci_provider") == "github",
         project.path / ".gitlab-ci.yml": variant.answer("ci_provider") == "gitlab",
     }
     assert {str(path): path.exists() for path in expected} == {
@@ -143,7 +137,7 @@ def test_github_workflow_is_valid_and_has_no_zizmor_finding(
     rendered: RenderedFn, variant: Variant
 ) -> None:
     project = rendered(variant)
-    workflow = ".github/workflows/ci.yml"
+    workflow = GITHUB_WORKFLOW
     project.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", workflow)
     project.run("zizmor", "--offline", "--no-progress", "--format", "plain", workflow)
 

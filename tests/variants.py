@@ -110,6 +110,14 @@ INSTALLABLE = [variant for variant in VARIANTS if variant.installable]
 # Each distinct project runs its generated suite once.
 SUITES = [variant for variant in INSTALLABLE if variant.same_project_as is None]
 BY_ID = {variant.id: variant for variant in VARIANTS}
+GITHUB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "github"]
+GITLAB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "gitlab"]
+GITHUB_WORKFLOW = ".github/workflows/ci.yml"  # in a rendered project
+
+
+def ids(variants: list[Variant]) -> list[str]:
+    """Test ids for a parametrization over `variants`."""
+    return [variant.id for variant in variants]
 
 
 @dataclass(frozen=True)
