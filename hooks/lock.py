@@ -5,7 +5,8 @@ Usage: lock.py copy|update, run in the project's directory.
 `uv lock` keeps every version already locked and only resolves what pyproject.toml changed, so an
 update never clobbers the user's pins. A pyproject.toml that does not parse, or a `uv lock` that
 fails for any reason but the network, fails the copy: the project would be broken from its first
-commit. Without uv or a package index this warns, says what to run, and moves on.
+commit. Without uv, the project's Python or a package index this warns, says what to run,
+and moves on.
 """
 
 import re
@@ -23,6 +24,9 @@ NETWORK_FAILURE = re.compile(
     r"network connectivity is disabled|network was disabled|--offline",
     re.IGNORECASE,
 )
+# What uv prints when the project's Python is neither installed nor downloadable here: the
+# machine's to fix, not the project's.
+NO_INTERPRETER = re.compile(r"no interpreter found for python ([^\s]+)", re.IGNORECASE)
 
 
 def fail(message: str) -> int:
@@ -54,6 +58,14 @@ def main(operation: str) -> int:
     result = subprocess.run([uv, "lock", "--quiet"], check=False, capture_output=True, text=True)
     if result.returncode == 0:
         return 0
+    missing = NO_INTERPRETER.search(result.stderr)
+    if missing:
+        version = missing.group(1)
+        return warn(
+            f"`uv lock` needs Python {version}, which uv neither found nor may download: install "
+            f"it (`uv python install {version}`), then run `uv lock` (before `uv sync --locked`)"
+            f":\n{result.stderr}"
+        )
     if NETWORK_FAILURE.search(result.stderr):
         return warn(
             "`uv lock` could not reach the package index; run `uv lock` once you are online "

@@ -2,6 +2,7 @@
 per session and shared by every check."""
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -75,12 +76,32 @@ def run(
 
 
 @pytest.fixture(scope="session")
-def rendered(copie_session: Any) -> Callable[[Variant], Project]:
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template as the work tree has it (tracked and new files, not ignored ones), outside
+    git: copier renders a plain folder as it is, where it would clone a repository on every copy.
+    Only the update tests need versions (test_update.py)."""
+    snapshot = tmp_path_factory.mktemp("template")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=TEMPLATE_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    for path in filter(None, listed.decode().split("\0")):
+        source = TEMPLATE_ROOT / path
+        if source.is_file():  # a tracked file deleted in the work tree is not listed as gone
+            (snapshot / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, snapshot / path)
+    return snapshot
+
+
+@pytest.fixture(scope="session")
+def rendered(copie_session: Any, template: Path) -> Callable[[Variant], Project]:
     """The variant's project, rendered once per session on first use."""
 
     @cache
     def render(variant: Variant) -> Project:
-        result = copie_session.copy(extra_answers=variant.answers)
+        result = copie_session.copy(extra_answers=variant.answers, template_dir=template)
         if result.exception is not None:
             pytest.fail(f"copier copy of {variant.id} failed: {result.exception!r}", pytrace=False)
         root: Path = result.project_dir
@@ -132,6 +153,12 @@ def external_services(rendered: RenderedFn) -> Iterator[ExternalServices]:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_option(parser)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    # Renders, image builds and compose stacks leave a core idle while they wait; a third worker
+    # on two cores took the matrix from 347 s to 288 s.
+    return (os.cpu_count() or 1) + 1
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

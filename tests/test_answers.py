@@ -8,51 +8,52 @@ import copier
 import pytest
 import yaml
 
-from .conftest import TEMPLATE_ROOT
 from .variants import BASE_ANSWERS, REJECTED, Rejected
 
 
 @pytest.mark.parametrize("case", REJECTED, ids=[case.id for case in REJECTED])
-def test_invalid_answer_is_rejected_and_nothing_is_written(tmp_path: Path, case: Rejected) -> None:
+def test_invalid_answer_is_rejected_and_nothing_is_written(
+    template: Path, tmp_path: Path, case: Rejected
+) -> None:
     destination = tmp_path / "project"
 
     with pytest.raises(ValueError, match=re.escape(case.message)):
         copier.run_copy(
-            str(TEMPLATE_ROOT),
+            str(template),
             destination,
             data=BASE_ANSWERS | case.overrides,
             defaults=True,
             unsafe=True,
             quiet=True,
-            vcs_ref="HEAD",
         )
 
     assert not destination.exists()
 
 
-def test_copy_keeps_an_existing_env(tmp_path: Path) -> None:
+def test_copy_keeps_an_existing_env(template: Path, tmp_path: Path) -> None:
     destination = tmp_path / "project"
     destination.mkdir()
     (destination / ".env").write_text("POSTGRES_PASSWORD=mine\n")
 
     copier.run_copy(
-        str(TEMPLATE_ROOT),
+        str(template),
         destination,
         data=BASE_ANSWERS,
         defaults=True,
         unsafe=True,
         quiet=True,
-        vcs_ref="HEAD",
     )
 
     assert (destination / ".env").read_text() == "POSTGRES_PASSWORD=mine\n"
     assert (destination / ".env.example").exists()
 
 
-def render_without_tasks(destination: Path, overrides: dict[str, str]) -> dict[str, str]:
+def render_without_tasks(
+    template: Path, destination: Path, overrides: dict[str, str]
+) -> dict[str, str]:
     """Render (no lock, no .env: only the answers matter here) and return the recorded answers."""
     copier.run_copy(
-        str(TEMPLATE_ROOT),
+        str(template),
         destination,
         data=BASE_ANSWERS | overrides,
         defaults=True,
@@ -64,38 +65,44 @@ def render_without_tasks(destination: Path, overrides: dict[str, str]) -> dict[s
     return recorded
 
 
-def test_names_at_the_40_character_limit_are_accepted(tmp_path: Path) -> None:
+def test_names_at_the_40_character_limit_are_accepted(template: Path, tmp_path: Path) -> None:
     slug = "a" + "-bcd" * 9 + "-ef"  # 40 characters
     package = "p" * 40
 
-    answers = render_without_tasks(tmp_path / "p", {"project_slug": slug, "package_name": package})
+    answers = render_without_tasks(
+        template, tmp_path / "p", {"project_slug": slug, "package_name": package}
+    )
 
     assert (len(answers["project_slug"]), len(answers["package_name"])) == (40, 40)
     assert (tmp_path / "p" / "src" / package / "about.py").exists()
 
 
-def test_an_80_character_name_gets_a_short_valid_default_slug(tmp_path: Path) -> None:
+def test_an_80_character_name_gets_a_short_valid_default_slug(
+    template: Path, tmp_path: Path
+) -> None:
     name = "Ticket Office Reservations and Refunds " + "Counter " * 4 + "Northwing"
     assert len(name) == 80  # the longest accepted
 
-    answers = render_without_tasks(tmp_path / "p", {"project_name": name})
+    answers = render_without_tasks(template, tmp_path / "p", {"project_name": name})
 
     # Cut at the last whole word within 40 characters, not mid-word.
     assert answers["project_slug"] == "ticket-office-reservations-and-refunds"
     assert answers["package_name"] == "ticket_office_reservations_and_refunds"
 
 
-def test_default_package_name_steps_off_stdlib_and_keyword_names(tmp_path: Path) -> None:
-    answers = render_without_tasks(tmp_path / "p", {"project_name": "Email"})
+def test_default_package_name_steps_off_stdlib_and_keyword_names(
+    template: Path, tmp_path: Path
+) -> None:
+    answers = render_without_tasks(template, tmp_path / "p", {"project_name": "Email"})
 
     assert answers["package_name"] == "email_service"
 
 
-def test_jinja_and_shell_in_answers_land_literally(tmp_path: Path) -> None:
+def test_jinja_and_shell_in_answers_land_literally(template: Path, tmp_path: Path) -> None:
     name = "{{ 7*7 }} {% raw %}$(touch pwned)`touch pwned2`"
 
     copier.run_copy(
-        str(TEMPLATE_ROOT),
+        str(template),
         tmp_path / "p",
         data=BASE_ANSWERS | {"project_name": name, "project_slug": "literal"},
         defaults=True,

@@ -1,5 +1,6 @@
 """Each Docker variant's compose stack, as a user runs it: up healthy with the migrations run once
-before the app, a failing migration keeps the app from starting, and `down -v` leaves nothing."""
+before the app, on a read-only root filesystem; the app serves a round trip and stops cleanly on
+SIGTERM; a failing migration keeps the app from starting; and `down -v` leaves nothing."""
 
 import json
 import os
@@ -12,25 +13,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from .conftest import RenderedFn
 from .containers import (
     Image,
     answers_ok,
-    build_image,
     command,
     docker,
     name,
     ticket_round_trip,
 )
-from .variants import VARIANTS, Variant, ids
+from .variants import BASE_ANSWERS, VARIANTS, WORST_CASE_NAME, Variant, ids
 
-# Images exist here only for the machine's Python (stand-ins, no registry); one stack per
-# distinct project (the same files run the same stack).
-BUILT = [
+# Images exist here only for the machine's Python (stand-ins, no registry); the stacks that cover
+# every shape (variants.py, `compose_stack`).
+STACKS = [
     variant
     for variant in VARIANTS
-    if variant.answer("use_docker") and variant.installable and variant.same_project_as is None
+    if variant.answer("use_docker") and variant.installable and variant.compose_stack
 ]
 BuiltImageFn = Callable[[Variant], Image]
 LABEL = "com.docker.compose.project"
@@ -39,16 +40,20 @@ LABEL = "com.docker.compose.project"
 class Stack:
     """`docker compose` on one project directory under a project name of this session's own."""
 
-    def __init__(self, directory: Path, project: str, image: str) -> None:
+    def __init__(
+        self, directory: Path, project: str, image: str, overrides: tuple[Path, ...] = ()
+    ) -> None:
         self.directory = directory
         self.project = project
+        # Files merged over the project's compose.yaml, as a user's compose.override.yaml is.
+        self.files = [arg for file in ["compose.yaml", *overrides] for arg in ("--file", str(file))]
         # The image built beforehand (this compose cannot build); port 0: any free host port.
         self.env = os.environ | {"APP_IMAGE": image, "APP_PORT": "0"}
 
     def compose(self, *args: str, check: bool = True) -> Any:
         compose = shutil.which("docker-compose") or "docker-compose"
         return command(
-            [compose, "--project-name", self.project, *args],
+            [compose, "--project-name", self.project, *self.files, *args],
             cwd=self.directory,
             env=self.env,
             check=check,
@@ -70,9 +75,11 @@ class Stack:
 
 
 @contextmanager
-def stack(directory: Path, variant: Variant, image: str) -> Iterator[Stack]:
+def stack(
+    directory: Path, variant: Variant, image: str, overrides: tuple[Path, ...] = ()
+) -> Iterator[Stack]:
     """A stack that is always taken down with its volumes, and must leave nothing behind."""
-    running = Stack(directory, name(variant.id, "compose"), image)
+    running = Stack(directory, name(variant.id, "compose"), image, overrides)
     try:
         yield running
     finally:
@@ -80,7 +87,7 @@ def stack(directory: Path, variant: Variant, image: str) -> Iterator[Stack]:
     assert running.leftovers() == {"containers": [], "volumes": [], "networks": []}
 
 
-@pytest.mark.parametrize("variant", BUILT, ids=ids(BUILT))
+@pytest.mark.parametrize("variant", STACKS, ids=ids(STACKS))
 def test_stack_comes_up_healthy_after_one_migration_and_goes_down_without_a_trace(
     built_image: BuiltImageFn,
     rendered: RenderedFn,
@@ -107,11 +114,18 @@ def test_stack_comes_up_healthy_after_one_migration_and_goes_down_without_a_trac
         ).stdout.split()  # fmt: skip
         assert versions == ["0001"]
 
+        assert migrate["HostConfig"]["ReadonlyRootfs"]
+        assert app["HostConfig"]["ReadonlyRootfs"]
         port = running.compose("port", "app", "8000").stdout.strip().rsplit(":", 1)[1]
         base_url = f"http://127.0.0.1:{port}"
         assert answers_ok(f"{base_url}/health/ready")
         if variant.answer("example_api"):
             ticket_round_trip(base_url)
+
+        # SIGTERM (what `docker stop` and Kubernetes send) ends the server cleanly, well in time.
+        running.compose("stop", "--timeout", "20", "app")
+        state = running.container("app")["State"]
+        assert (state["ExitCode"], state["OOMKilled"]) == (0, False)
 
 
 BROKEN_MIGRATION = '''"""A migration that fails."""
@@ -127,26 +141,37 @@ def upgrade() -> None:
 '''
 
 
-@pytest.mark.parametrize("variant", BUILT[:1], ids=[BUILT[0].id])
+@pytest.mark.parametrize("variant", STACKS[:1], ids=[STACKS[0].id])
 def test_failing_migration_keeps_the_app_from_starting(
-    rendered: RenderedFn, tmp_path: Path, variant: Variant
+    built_image: BuiltImageFn, rendered: RenderedFn, tmp_path: Path, variant: Variant
 ) -> None:
-    project = tmp_path / "project"
-    shutil.copytree(rendered(variant).path, project, ignore=shutil.ignore_patterns(".venv"))
-    (project / "migrations/versions/0002_broken.py").write_text(BROKEN_MIGRATION)
-    image = build_image(project, f"{name(variant.id, 'broken')}:test")
-    try:
-        with stack(project, variant, image.tag) as running:
-            up = running.compose(
-                "up", "--no-build", "--detach", "--wait", "--wait-timeout", "120", check=False
-            )
-            assert up.returncode != 0, up.stdout + up.stderr
+    # The variant's image with one more migration mounted in, one that fails.
+    broken = tmp_path / "0002_broken.py"
+    broken.write_text(BROKEN_MIGRATION)
+    override = tmp_path / "broken-migration.yaml"
+    target = "/app/migrations/versions/0002_broken.py"
+    override.write_text(
+        yaml.safe_dump({"services": {"migrate": {"volumes": [f"{broken}:{target}:ro"]}}})
+    )
+    project = rendered(variant).path
+    with stack(project, variant, built_image(variant).tag, (override,)) as running:
+        up = running.compose(
+            "up", "--no-build", "--detach", "--wait", "--wait-timeout", "120", check=False
+        )
+        assert up.returncode != 0, up.stdout + up.stderr
 
-            migrate, app = running.container("migrate"), running.container("app")
-            assert migrate["State"]["ExitCode"] != 0
-            logs = running.compose("logs", "migrate").stdout
-            assert "no_such_column_broken_on_purpose" in logs
-            assert app["State"]["Status"] == "created"
-            assert app["State"]["StartedAt"].startswith("0001-01-01")
-    finally:
-        docker("image", "rm", "--force", image.tag, check=False)
+        migrate, app = running.container("migrate"), running.container("app")
+        assert migrate["State"]["ExitCode"] != 0
+        logs = running.compose("logs", "migrate").stdout
+        assert "no_such_column_broken_on_purpose" in logs
+        assert app["State"]["Status"] == "created"
+        assert app["State"]["StartedAt"].startswith("0001-01-01")
+
+
+def test_the_stacks_cover_each_answer_the_stack_depends_on_both_ways() -> None:
+    for answer in ("use_cache", "example_api"):
+        assert {variant.answer(answer) for variant in STACKS} == {True, False}, answer
+    assert {variant.answer("project_name") for variant in STACKS} >= {
+        BASE_ANSWERS["project_name"],
+        WORST_CASE_NAME,
+    }

@@ -69,6 +69,20 @@ def test_an_unreachable_index_only_warns_and_says_what_to_run(tmp_path: Path) ->
     assert "could not reach the package index; run `uv lock` once you are online" in result.stderr
 
 
+def test_a_python_uv_cannot_find_or_download_only_warns_and_says_what_to_install(
+    tmp_path: Path,
+) -> None:
+    project = project_with(tmp_path, '"idna"')
+    (project / ".python-version").write_text("3.99\n")  # no such Python anywhere
+
+    result = run_lock_hook(project, "copy", UV_PYTHON_DOWNLOADS="never")
+
+    assert result.returncode == 0, result.stderr
+    assert "needs Python 3.99, which uv neither found nor may download" in result.stderr
+    assert "(`uv python install 3.99`), then run `uv lock`" in result.stderr
+    assert not (project / "uv.lock").exists()
+
+
 def test_update_relocks_what_changed_and_keeps_existing_pins(tmp_path: Path) -> None:
     project = project_with(tmp_path, '"idna<3.7"')
     assert run_lock_hook(project, "copy").returncode == 0

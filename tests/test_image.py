@@ -1,5 +1,6 @@
 """The production image of every Docker variant: it builds, lints clean, holds only what production
-needs, runs as non-root, migrates a real Postgres and serves; and CI builds it too."""
+needs and runs as non-root; and CI builds it too. test_compose.py runs it against real services,
+test_kubernetes.py as the manifests do."""
 
 import json
 import shutil
@@ -13,17 +14,8 @@ import yaml
 from .conftest import RenderedFn
 from .containers import (
     Image,
-    answers_ok,
-    cleanup,
     context_listing,
     docker,
-    host_port,
-    name,
-    start,
-    start_postgres,
-    start_redis,
-    ticket_round_trip,
-    wait_until,
 )
 from .variants import GITHUB, GITHUB_WORKFLOW, GITLAB, VARIANTS, Variant, ids
 
@@ -84,8 +76,15 @@ def test_build_context_leaves_out_secrets_tests_and_caches(
 
 
 @pytest.mark.parametrize("variant", RUN, ids=ids(RUN))
-def test_image_runs_as_a_non_root_user(built_image: BuiltImageFn, variant: Variant) -> None:
+def test_image_runs_as_a_non_root_user(
+    built_image: BuiltImageFn, record_property: Callable[[str, object], None], variant: Variant
+) -> None:
     image = built_image(variant)
+    record_property(
+        "measured",
+        f"{variant.id}: image {image.size_bytes / 1e6:.1f} MB,"
+        f" built in {image.build_seconds:.1f} s (this session's cache)",
+    )
     # Numeric, so Kubernetes' runAsNonRoot can check it without the image's /etc/passwd.
     uid, _, gid = image.user.partition(":")
     assert uid.isdigit()
@@ -128,58 +127,6 @@ def test_image_holds_no_dev_or_test_code(
         "tests": False,
         "package installed, not linked": True,
     }
-
-
-@pytest.mark.parametrize("variant", RUN, ids=ids(RUN))
-def test_image_migrates_postgres_then_serves_read_only(
-    built_image: BuiltImageFn,
-    record_property: Callable[[str, object], None],
-    variant: Variant,
-) -> None:
-    image = built_image(variant)
-    with cleanup() as created:
-        network = name(variant.id, "net")
-        docker("network", "create", network)
-        created.networks.append(network)
-        postgres = start_postgres(created, network, "postgres", "image-test")
-        env = ["--env", "DATABASE_URL=postgresql+asyncpg://app:image-test@postgres:5432/app"]
-        if variant.answer("use_cache"):
-            start_redis(created, network, "redis")
-            env += ["--env", "REDIS_URL=redis://redis:6379/0"]
-
-        docker("run", "--rm", "--network", network, *env, image.tag, "alembic", "upgrade", "head")
-        applied = docker(
-            "exec", "--env", "PGPASSWORD=image-test", postgres,
-            "psql", "-U", "app", "-d", "app", "-tAc",
-            "SELECT version_num FROM alembic_version",
-        ).stdout.split()  # fmt: skip
-        assert applied == ["0001"]
-
-        # As Kubernetes runs it (deploy_kubernetes): read-only root filesystem, a writable /tmp.
-        app = start(
-            created,
-            "--network", network, *env, "--read-only", "--tmpfs", "/tmp",
-            "--publish", "127.0.0.1::8000", image.tag,
-        )  # fmt: skip
-        base_url = f"http://127.0.0.1:{host_port(app, 8000)}"
-        ready_after = wait_until(
-            "the app's /health/ready answering 200",
-            60,
-            lambda: answers_ok(f"{base_url}/health/ready"),
-        )
-        if variant.answer("example_api"):
-            ticket_round_trip(base_url)
-
-        # SIGTERM (what `docker stop` and Kubernetes send) ends the server cleanly, well in time.
-        docker("stop", "--time", "20", app)
-        state = json.loads(docker("inspect", "--format", "{{json .State}}", app).stdout)
-        assert (state["ExitCode"], state["OOMKilled"]) == (0, False)
-
-    record_property(
-        "measured",
-        f"{variant.id}: image {image.size_bytes / 1e6:.1f} MB, built in {image.build_seconds:.1f} s"
-        f" (this session's cache), ready {ready_after:.1f} s after start",
-    )
 
 
 @pytest.mark.parametrize("variant", GITHUB, ids=ids(GITHUB))

@@ -10,7 +10,7 @@ import copier
 import pytest
 import yaml
 
-from .conftest import TEMPLATE_ROOT, Project, RenderedFn
+from .conftest import Project, RenderedFn
 from .containers import (
     Image,
     answers_ok,
@@ -52,17 +52,16 @@ def test_manifests_exist_only_when_asked_for(rendered: RenderedFn, variant: Vari
     assert folder.is_dir() == bool(variant.answer("deploy_kubernetes"))
 
 
-def test_kubernetes_without_docker_is_rejected(tmp_path: Path) -> None:
+def test_kubernetes_without_docker_is_rejected(template: Path, tmp_path: Path) -> None:
     destination = tmp_path / "project"
     with pytest.raises(ValueError, match=re.escape("deploy_kubernetes needs the Docker image")):
         copier.run_copy(
-            str(TEMPLATE_ROOT),
+            str(template),
             destination,
             data=BASE_ANSWERS | {"use_docker": False, "deploy_kubernetes": True},
             defaults=True,
             unsafe=True,
             quiet=True,
-            vcs_ref="HEAD",
         )
     assert not destination.exists()
 

@@ -19,7 +19,6 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import TEMPLATE_ROOT
 from .escaping import FILTERS
 from .variants import BASE_ANSWERS
 
@@ -112,14 +111,16 @@ def ruff(project: Path, *args: str) -> None:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 @given(answers=answers)
-def test_accepted_answers_render_a_clean_project_holding_them(answers: dict[str, str]) -> None:
+def test_accepted_answers_render_a_clean_project_holding_them(
+    template: Path, answers: dict[str, str]
+) -> None:
     data = BASE_ANSWERS | answers
     if not FILTERS["slugify"](answers["project_name"]):
         data["project_slug"] = "named-by-hand"  # no letters to derive one from: a validator asks
     with TemporaryDirectory(prefix="escaping-property-") as scratch:
         project = Path(scratch) / "project"
         copier.run_copy(
-            str(TEMPLATE_ROOT),
+            str(template),
             project,
             data=data,
             defaults=True,

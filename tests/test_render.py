@@ -1,9 +1,13 @@
 """Every variant renders into a clean, lint-free, type-checked project with valid config files."""
 
+import fcntl
 import json
+import os
 import re
 import tomllib
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -96,15 +100,31 @@ def test_ruff_check_and_format_pass(rendered: RenderedFn, variant: Variant) -> N
 
 
 @pytest.fixture(scope="session")
-def mypy_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    # One cache for all variants (per worker): third-party modules are checked once, not per
-    # variant; mypy re-checks any module whose source differs.
-    return child_env(MYPY_CACHE_DIR=str(tmp_path_factory.mktemp("mypy-cache")))
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for all variants and all xdist workers: third-party modules are checked once
+    per target Python, not per variant or per worker; mypy re-checks any module whose source
+    differs. In the session's base folder, which every worker shares and pytest empties."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if "PYTEST_XDIST_WORKER" in os.environ else base
+    cache = shared / "mypy-cache"
+    cache.mkdir(exist_ok=True)
+    return cache
+
+
+@contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """Held by one process at a time (other xdist workers wait)."""
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=ids(VARIANTS))
 def test_strict_type_check_passes(
-    installed: RenderedFn, rendered: RenderedFn, mypy_env: dict[str, str], variant: Variant
+    installed: RenderedFn, rendered: RenderedFn, mypy_cache: Path, variant: Variant
 ) -> None:
     # Every variant is checked against the default project's venv, whose dependencies include
     # every variant's (the default has every feature): mypy's cache of the third-party packages
@@ -114,7 +134,15 @@ def test_strict_type_check_passes(
     project, host = rendered(variant), installed(DEFAULT)
     assert dependencies(project.path) <= dependencies(host.path)
     python = host.path / ".venv/bin/python"
-    project.run(str(host.path / ".venv/bin/mypy"), "--python-executable", str(python), env=mypy_env)
+    # mypy keeps one cache folder per target version; two runs must not write one at once.
+    version = variant.answer("python_version")
+    with exclusive(mypy_cache / f"{version}.lock"):
+        project.run(
+            str(host.path / ".venv/bin/mypy"),
+            "--python-executable",
+            str(python),
+            env=child_env(MYPY_CACHE_DIR=str(mypy_cache)),
+        )
 
 
 def dependencies(project: Path) -> set[str]:

@@ -49,6 +49,15 @@ class Variant:
     # and compose stack cover this one, which renders, lints and type-checks but runs none of
     # them again. test_render.py checks that the two renderings agree.
     same_project_as: str | None = None
+    # Also run the generated suite's `slow` tests (dev end to end, every server source, replicas).
+    # Only use_cache, example_api and the server source change what they run, so two variants
+    # that differ in all three cover them: `default` (docker, cache, API) and `bare` (embedded,
+    # neither).
+    slow_tests: bool = False
+    # Also bring its compose stack up and down. The stack changes only with use_cache, example_api
+    # and the names it holds: `default`, `bare` (neither) and `worst-case-answers` (hostile
+    # names) cover them. Every Docker variant's image is still built and checked.
+    compose_stack: bool = False
 
     @property
     def answers(self) -> dict[str, Any]:
@@ -64,10 +73,16 @@ class Variant:
 
 
 VARIANTS = [
-    Variant("default"),
+    Variant("default", slow_tests=True, compose_stack=True),
     Variant("no-cache", {"use_cache": False}),
     Variant("no-example-api", {"example_api": False}, services="external"),
-    Variant("bare", {"use_cache": False, "example_api": False}, services="embedded"),
+    Variant(
+        "bare",
+        {"use_cache": False, "example_api": False},
+        services="embedded",
+        slow_tests=True,
+        compose_stack=True,
+    ),
     Variant("gitlab", {"ci_provider": "gitlab"}, same_project_as="default"),
     Variant("no-ci", {"ci_provider": "none"}, same_project_as="default"),
     Variant("no-docker", {"use_docker": False}, same_project_as="default"),
@@ -89,6 +104,7 @@ VARIANTS = [
             "author_email": "o'brien+ops@example.com",
         },
         services="embedded",
+        compose_stack=True,
     ),
     Variant("python-3.12", {"python_version": "3.12"}),
     Variant("python-3.13", {"python_version": "3.13"}),
