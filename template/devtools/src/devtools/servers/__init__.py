@@ -24,20 +24,6 @@ class ServerError(Exception):
     """A server could not be started or used; the message names the problem and the fix."""
 
 
-class FaultsUnsupported(ServerError):
-    """The server cannot be paused or stopped from here (e.g. an external one)."""
-
-
-@dataclass(frozen=True)
-class Controls:
-    """How to inject faults: freeze and thaw the server, or stop it and start it on its address."""
-
-    pause: Callable[[], None]
-    resume: Callable[[], None]
-    stop: Callable[[], None]
-    start: Callable[[], None]
-
-
 @dataclass
 class Server:
     name: str  # "PostgreSQL", "Redis"
@@ -45,10 +31,7 @@ class Server:
     url: str  # with its password: hide it with display_url() before printing
     origin: str  # for people: where it runs and what happens to it on close
     close: Callable[[], None]
-    controls: Controls | None = None
     handle: str = ""  # the container id (docker) or the server's first pid (embedded)
-    # Why faults cannot be injected, when controls is None.
-    no_faults_reason: str = "this server cannot be paused or stopped from here"
 
     def __post_init__(self) -> None:
         close, closed = self.close, list[bool]()
@@ -59,27 +42,6 @@ class Server:
                 close()
 
         self.close = close_once
-
-    @property
-    def supports_faults(self) -> bool:
-        return self.controls is not None
-
-    def pause(self) -> None:
-        self._controls().pause()
-
-    def resume(self) -> None:
-        self._controls().resume()
-
-    def stop(self) -> None:
-        self._controls().stop()
-
-    def start(self) -> None:
-        self._controls().start()
-
-    def _controls(self) -> Controls:
-        if self.controls is None:
-            raise FaultsUnsupported(f"{self.source} {self.name}: {self.no_faults_reason}")
-        return self.controls
 
 
 @dataclass(frozen=True)
@@ -133,7 +95,6 @@ def external(kind: Kind, url: str, where: str) -> Server:
         url,
         f"{where}, not stopped on close",
         close=lambda: None,
-        no_faults_reason="the server is not ours: it runs elsewhere, named by a URL",
     )
 
 

@@ -1,12 +1,12 @@
-"""Containers through testcontainers: loopback ports, labels, volumes, and their fault controls."""
+"""Containers through testcontainers: loopback ports, labels and volumes."""
 
 import contextlib
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import Controls, FaultsUnsupported, ServerError, describe
-from .processes import LOOPBACK, free_port, wait_until
+from . import ServerError, describe
+from .processes import LOOPBACK, free_port
 
 READINESS_POLL_SECONDS = 0.1
 
@@ -26,8 +26,8 @@ def local_engine() -> bool:
 
 
 def publish(container: "DockerContainer", port: int) -> None:
-    """Publish `port` on a fixed loopback port (a restarted container keeps its address), or,
-    on a remote engine, where Docker chooses."""
+    """Publish `port` on a free loopback port, never on every interface, or, on a remote engine,
+    where Docker chooses."""
     if local_engine():
         ports: dict[str, Any] = container.ports
         ports[str(port)] = (LOOPBACK, free_port())
@@ -74,30 +74,6 @@ def start(
 
 def short_id(container: "DockerContainer") -> str:
     return container.get_container_id()[:12]
-
-
-def controls(container: "DockerContainer", ready: Callable[[], bool]) -> Controls:
-    def wrapped() -> Any:
-        return container.get_wrapped_container()
-
-    def stop() -> None:
-        if not local_engine():
-            raise FaultsUnsupported(
-                "a remote Docker engine may publish a restarted container on another port: "
-                "pause it instead"
-            )
-        wrapped().stop(timeout=1)
-
-    def start_again() -> None:
-        wrapped().start()
-        wait_until(f"container {short_id(container)}", ready)
-
-    return Controls(
-        pause=lambda: wrapped().pause(),
-        resume=lambda: wrapped().unpause(),
-        stop=stop,
-        start=start_again,
-    )
 
 
 def mount_volume(container: "DockerContainer", volume: str) -> None:

