@@ -27,11 +27,11 @@ from .containers import (
 from .variants import BASE_ANSWERS, VARIANTS, WORST_CASE_NAME, Variant, ids
 
 # Images exist here only for the machine's Python (stand-ins, no registry); the stacks that cover
-# every shape (variants.py, `compose_stack`).
+# every shape (variants.py, `builds_image`).
 STACKS = [
     variant
     for variant in VARIANTS
-    if variant.answer("use_docker") and variant.installable and variant.compose_stack
+    if variant.answer("use_docker") and variant.installable and variant.builds_image
 ]
 BuiltImageFn = Callable[[Variant], Image]
 LABEL = "com.docker.compose.project"

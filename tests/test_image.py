@@ -20,11 +20,11 @@ from .containers import (
 from .variants import GITHUB, GITHUB_WORKFLOW, GITLAB, VARIANTS, Variant, ids
 
 DOCKER = [variant for variant in VARIANTS if variant.answer("use_docker")]
-# Images exist here only for the machine's Python (stand-ins, no registry); the other versions'
-# Dockerfiles are linted, their code is checked statically (test_render.py).
-BUILT = [variant for variant in DOCKER if variant.installable]
-# Running an image: once per distinct project (the same files build the same image).
-RUN = [variant for variant in BUILT if variant.same_project_as is None]
+# Base images exist here only for the machine's Python (stand-ins, no registry); the other
+# versions' Dockerfiles are linted, their code is checked statically (test_render.py).
+BUILDABLE = [variant for variant in DOCKER if variant.installable]
+# Built and run for the variants that cover every shape an image takes (variants.py).
+RUN = [variant for variant in BUILDABLE if variant.builds_image]
 BuiltImageFn = Callable[[Variant], Image]
 
 
@@ -33,7 +33,7 @@ def test_dockerfile_passes_hadolint(rendered: RenderedFn, variant: Variant) -> N
     rendered(variant).run("hadolint", "--failure-threshold", "warning", "Dockerfile")
 
 
-@pytest.mark.parametrize("variant", BUILT, ids=ids(BUILT))
+@pytest.mark.parametrize("variant", BUILDABLE, ids=ids(BUILDABLE))
 def test_build_context_leaves_out_secrets_tests_and_caches(
     rendered: RenderedFn, tmp_path: Path, variant: Variant
 ) -> None:
