@@ -113,16 +113,21 @@ VARIANTS = [
 
 
 @cache
+def questions() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COPIER_YML.read_text())
+    return {name: question for name, question in loaded.items() if isinstance(question, dict)}
+
+
+@cache
 def question_defaults() -> dict[str, Any]:
-    questions = yaml.safe_load(COPIER_YML.read_text())
     return {
-        name: question["default"]
-        for name, question in questions.items()
-        if isinstance(question, dict) and "default" in question
+        name: question["default"] for name, question in questions().items() if "default" in question
     }
 
 
 DEFAULT = VARIANTS[0]
+# The Python versions a project may target, oldest first (copier.yml's choices).
+PYTHONS: list[str] = questions()["python_version"]["choices"]
 INSTALLABLE = [variant for variant in VARIANTS if variant.installable]
 # Each distinct project runs its generated suite once.
 SUITES = [variant for variant in INSTALLABLE if variant.same_project_as is None]
