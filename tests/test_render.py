@@ -179,12 +179,13 @@ def dependencies(project: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("variant", GITHUB, ids=ids(GITHUB))
-def test_github_workflow_is_valid_and_has_no_zizmor_finding(
+def test_github_workflow_is_valid_and_passes_actionlint_and_zizmor(
     rendered: RenderedFn, variant: Variant
 ) -> None:
     project = rendered(variant)
     workflow = GITHUB_WORKFLOW
     project.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", workflow)
+    project.run("actionlint", workflow)
     project.run("zizmor", "--offline", "--no-progress", "--format", "plain", workflow)
 
 
