@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import plumbum
 import pytest
 import yaml
 
@@ -106,7 +107,12 @@ def rendered(copie_session: Any, template: Path) -> Callable[[Variant], Project]
 
     @cache
     def render(variant: Variant) -> Project:
-        result = copie_session.copy(extra_answers=variant.answers, template_dir=template)
+        # A lock needs the variant's Python: where it is not here, uv would retry, with back-off,
+        # a download that cannot succeed (then the lock hook warns and the copy goes on). Copier
+        # runs its tasks in plumbum's copy of the environment, not in os.environ.
+        retries = {} if variant.installable else {"UV_HTTP_RETRIES": "0"}
+        with plumbum.local.env(**retries):
+            result = copie_session.copy(extra_answers=variant.answers, template_dir=template)
         if result.exception is not None:
             pytest.fail(f"copier copy of {variant.id} failed: {result.exception!r}", pytrace=False)
         root: Path = result.project_dir
