@@ -24,15 +24,8 @@ from .containers import (
     name,
     ticket_round_trip,
 )
-from .variants import BASE_ANSWERS, VARIANTS, WORST_CASE_NAME, Variant, ids
+from .variants import BASE_ANSWERS, IMAGES, WORST_CASE_NAME, Variant, ids
 
-# Images exist here only for the machine's Python (stand-ins, no registry); the stacks that cover
-# every shape (variants.py, `builds_image`).
-STACKS = [
-    variant
-    for variant in VARIANTS
-    if variant.answer("use_docker") and variant.installable and variant.builds_image
-]
 BuiltImageFn = Callable[[Variant], Image]
 LABEL = "com.docker.compose.project"
 
@@ -87,7 +80,7 @@ def stack(
     assert running.leftovers() == {"containers": [], "volumes": [], "networks": []}
 
 
-@pytest.mark.parametrize("variant", STACKS, ids=ids(STACKS))
+@pytest.mark.parametrize("variant", IMAGES, ids=ids(IMAGES))
 def test_stack_comes_up_healthy_after_one_migration_and_goes_down_without_a_trace(
     built_image: BuiltImageFn,
     rendered: RenderedFn,
@@ -141,7 +134,7 @@ def upgrade() -> None:
 '''
 
 
-@pytest.mark.parametrize("variant", STACKS[:1], ids=[STACKS[0].id])
+@pytest.mark.parametrize("variant", IMAGES[:1], ids=[IMAGES[0].id])
 def test_failing_migration_keeps_the_app_from_starting(
     built_image: BuiltImageFn, rendered: RenderedFn, tmp_path: Path, variant: Variant
 ) -> None:
@@ -170,8 +163,8 @@ def test_failing_migration_keeps_the_app_from_starting(
 
 def test_the_stacks_cover_each_answer_the_stack_depends_on_both_ways() -> None:
     for answer in ("use_cache", "example_api"):
-        assert {variant.answer(answer) for variant in STACKS} == {True, False}, answer
-    assert {variant.answer("project_name") for variant in STACKS} >= {
+        assert {variant.answer(answer) for variant in IMAGES} == {True, False}, answer
+    assert {variant.answer("project_name") for variant in IMAGES} >= {
         BASE_ANSWERS["project_name"],
         WORST_CASE_NAME,
     }

@@ -17,14 +17,12 @@ from .containers import (
     context_listing,
     docker,
 )
-from .variants import GITHUB, GITHUB_WORKFLOW, GITLAB, VARIANTS, Variant, ids
+from .variants import GITHUB, GITHUB_WORKFLOW, GITLAB, IMAGES, VARIANTS, Variant, ids
 
 DOCKER = [variant for variant in VARIANTS if variant.answer("use_docker")]
 # Base images exist here only for the machine's Python (stand-ins, no registry); the other
 # versions' Dockerfiles are linted, their code is checked statically (test_render.py).
 BUILDABLE = [variant for variant in DOCKER if variant.installable]
-# Built and run for the variants that cover every shape an image takes (variants.py).
-RUN = [variant for variant in BUILDABLE if variant.builds_image]
 BuiltImageFn = Callable[[Variant], Image]
 
 
@@ -75,7 +73,7 @@ def test_build_context_leaves_out_secrets_tests_and_caches(
     assert leaked == set()
 
 
-@pytest.mark.parametrize("variant", RUN, ids=ids(RUN))
+@pytest.mark.parametrize("variant", IMAGES, ids=ids(IMAGES))
 def test_image_runs_as_a_non_root_user(
     built_image: BuiltImageFn, record_property: Callable[[str, object], None], variant: Variant
 ) -> None:
@@ -109,7 +107,7 @@ print(json.dumps({
 """
 
 
-@pytest.mark.parametrize("variant", RUN, ids=ids(RUN))
+@pytest.mark.parametrize("variant", IMAGES, ids=ids(IMAGES))
 def test_image_holds_no_dev_or_test_code(
     built_image: BuiltImageFn, rendered: RenderedFn, variant: Variant
 ) -> None:

@@ -135,6 +135,11 @@ BY_ID = {variant.id: variant for variant in VARIANTS}
 GITHUB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "github"]
 GITLAB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "gitlab"]
 GITHUB_WORKFLOW = ".github/workflows/ci.yml"  # in a rendered project
+# Images built and run (their compose stacks too): base images exist here only for the machine's
+# Python (stand-ins, no registry).
+IMAGES = [
+    variant for variant in INSTALLABLE if variant.answer("use_docker") and variant.builds_image
+]
 
 
 def ids(variants: list[Variant]) -> list[str]:
