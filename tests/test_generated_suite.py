@@ -2,8 +2,8 @@
 
 import pytest
 
-from .conftest import ExternalServices, RenderedFn, child_env
-from .variants import SUITES, Variant, ids
+from .conftest import ExternalServices, Project, RenderedFn, child_env
+from .variants import DEFAULT, SUITES, Variant, ids
 
 
 @pytest.mark.parametrize("variant", SUITES, ids=ids(SUITES))
@@ -34,3 +34,26 @@ def test_the_slow_tests_run_with_each_answer_they_depend_on_both_ways() -> None:
     for answer in ("use_cache", "example_api"):
         assert {variant.answer(answer) for variant in slow} == {True, False}, answer
     assert {variant.services for variant in slow} >= {"docker", "embedded"}
+
+
+def collected(project: Project, *args: str) -> set[str]:
+    result = project.run(
+        "uv", "run", "--locked", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args
+    )
+    return {line for line in result.stdout.splitlines() if "::" in line}
+
+
+@pytest.mark.xdist_group("default")  # beside the default variant's checks: installed once
+def test_quick_runs_leave_out_the_fault_tests_and_nothing_else(installed: RenderedFn) -> None:
+    project = installed(DEFAULT)
+
+    every = collected(project)
+    faults = collected(project, "-m", "faults")
+    quick = collected(project, "--quick")
+
+    assert quick == every - faults
+    assert quick, "a quick run still runs the other tests"
+    # Fault injection and fuzzing, including the SIGTERM scenario, are what --quick leaves out.
+    for module in ("test_database_faults", "test_cache_faults", "test_api_fuzz", "test_shutdown"):
+        assert any(f"tests/{module}.py::" in test for test in faults), module
+        assert not any(f"tests/{module}.py::" in test for test in quick), module

@@ -4,7 +4,11 @@ period to finish, then the resources close and the process exits (run by tests/f
 
 import signal
 
+import pytest
+
 from .fixtures.faults import SHUTDOWN_GRACE_SECONDS, ShutdownRun
+
+pytestmark = pytest.mark.faults
 
 
 def test_readiness_turns_503_on_sigterm(shutdown_run: ShutdownRun) -> None:
