@@ -9,7 +9,8 @@ Run from the repo root, with Docker up (see BENCHMARKS.md):
    tutorial has no Redis), installs both and compiles their bytecode, as a developer's second
    run finds it (this machine sets PYTHONDONTWRITEBYTECODE=1; collection is also timed without).
 2. Times a Postgres container alone, started as the suite starts it, until it accepts queries.
-3. Cold suite: `uv run pytest` of the default project, whose conftest starts the containers.
+3. Cold suite: `uv run pytest` of the default project, whose conftest starts the containers;
+   then `pytest --quick` cold, for information (the baseline has no fault or fuzz tests either).
 4. Baseline, written into a scratch folder: 6 tests of the same endpoints, one session
    container (testcontainers), per test a new engine and drop_all/create_all, httpx
    ASGITransport: the shape of the common testcontainers + asyncpg tutorials.
@@ -262,6 +263,9 @@ def main() -> int:
             postgres = postgres_alone(ours, args.runs)
             note(f"Postgres container alone, started as the suite does: {postgres:.2f} s")
             cold = [pytest_run(ours, [], env, "our suite") for _ in range(args.runs)]
+            cold_quick = [
+                pytest_run(ours, ["--quick"], env, "our suite, --quick") for _ in range(args.runs)
+            ]
             base_args = [
                 "-c",
                 str(baseline / "pytest.ini"),
@@ -287,7 +291,7 @@ def main() -> int:
                     for _ in range(args.runs)
                 ]
 
-            summarize(postgres, cold, tutorial, warm, quick)
+            summarize(postgres, cold, cold_quick, tutorial, warm, quick)
     except BenchmarkError as error:
         print(f"\nbenchmark failed: {error}", file=sys.stderr)
         return 1
@@ -297,17 +301,25 @@ def main() -> int:
 def summarize(
     postgres: float,
     cold: list[tuple[float, int, float]],
+    cold_quick: list[tuple[float, int, float]],
     tutorial: list[tuple[float, int, float]],
     warm: list[tuple[float, int, float]],
     quick: list[tuple[float, int, float]],
 ) -> None:
     heading("figures (medians over the runs), goals and ratios")
     cold_wall = median([wall for wall, _, _ in cold])
+    cold_quick_wall = median([wall for wall, _, _ in cold_quick])
     tutorial_wall = median([wall for wall, _, _ in tutorial])
     warm_wall = median([wall for wall, _, _ in warm])
     quick_wall = median([wall for wall, _, _ in quick])
     rows = [
         ("our suite, cold", cold_wall, cold[0][1], median([per for _, _, per in cold])),
+        (
+            "  the same, --quick",
+            cold_quick_wall,
+            cold_quick[0][1],
+            median([per for _, _, per in cold_quick]),
+        ),
         (
             "tutorial baseline, cold",
             tutorial_wall,
@@ -329,6 +341,7 @@ def summarize(
         f"cold / tutorial: {cold_wall / tutorial_wall:.2f}x (goal <= 1.00x): "
         f"{verdict(cold_wall, tutorial_wall, at_most=True)}"
     )
+    note(f"cold --quick / tutorial: {cold_quick_wall / tutorial_wall:.2f}x (information)")
     for label, wall in (("every test", warm_wall), ("--quick", quick_wall)):
         note(
             f"warm rerun, {label}: {wall:.2f} s (goal <= {GOAL_WARM_SECONDS:g} s): "
