@@ -192,9 +192,11 @@ def postgres_alone(project: Path, runs: int) -> float:
     return median(seconds)
 
 
-def pytest_run(
-    project: Path, args: list[str], env: dict[str, str], label: str
-) -> tuple[float, int, float]:
+# One pytest run: wall seconds, tests passed, median per-test setup+teardown ms.
+Run = tuple[float, int, float]
+
+
+def pytest_run(project: Path, args: list[str], env: dict[str, str], label: str) -> Run:
     """(wall seconds, tests passed, median per-test setup+teardown ms) of one pytest run."""
     timing = project / "suite-timing.json"
     plugins = project.parent / "plugins"  # suite_timing.py, written by main()
@@ -210,6 +212,16 @@ def pytest_run(
     per_test = median(list(overhead.values())) * 1000 if overhead else float("nan")
     note(f"{label}: {seconds:.2f} s wall, {summary['passed']} passed, {per_test:.2f} ms/test")
     return seconds, int(summary["passed"]), per_test
+
+
+def pytest_runs(
+    count: int, project: Path, args: list[str], env: dict[str, str], label: str
+) -> list[Run]:
+    return [pytest_run(project, args, env, label) for _ in range(count)]
+
+
+def wall(runs: list[Run]) -> float:
+    return median([seconds for seconds, _, _ in runs])
 
 
 def collection(project: Path, env: dict[str, str]) -> None:
@@ -262,10 +274,8 @@ def main() -> int:
             heading("cold: each run starts its own containers")
             postgres = postgres_alone(ours, args.runs)
             note(f"Postgres container alone, started as the suite does: {postgres:.2f} s")
-            cold = [pytest_run(ours, [], env, "our suite") for _ in range(args.runs)]
-            cold_quick = [
-                pytest_run(ours, ["--quick"], env, "our suite, --quick") for _ in range(args.runs)
-            ]
+            cold = pytest_runs(args.runs, ours, [], env, "our suite")
+            cold_quick = pytest_runs(args.runs, ours, ["--quick"], env, "our suite, --quick")
             base_args = [
                 "-c",
                 str(baseline / "pytest.ini"),
@@ -273,9 +283,7 @@ def main() -> int:
                 str(baseline),
                 str(baseline),
             ]
-            tutorial = [
-                pytest_run(baseline_project, base_args, env, "baseline") for _ in range(args.runs)
-            ]
+            tutorial = pytest_runs(args.runs, baseline_project, base_args, env, "baseline")
 
             heading("warm: servers kept running between runs (`dev --test-servers`)")
             with services(ours, "bench-suite", with_redis=True) as running:
@@ -285,11 +293,8 @@ def main() -> int:
                     "TEST_REDIS_URL": running.redis_url,
                 }
                 # Every test runs here too: fault tests put their gates in front of any server.
-                warm = [pytest_run(ours, [], warm_env, "warm suite") for _ in range(args.runs)]
-                quick = [
-                    pytest_run(ours, ["--quick"], warm_env, "warm suite, --quick")
-                    for _ in range(args.runs)
-                ]
+                warm = pytest_runs(args.runs, ours, [], warm_env, "warm suite")
+                quick = pytest_runs(args.runs, ours, ["--quick"], warm_env, "warm suite, --quick")
 
             summarize(postgres, cold, cold_quick, tutorial, warm, quick)
     except BenchmarkError as error:
@@ -300,38 +305,24 @@ def main() -> int:
 
 def summarize(
     postgres: float,
-    cold: list[tuple[float, int, float]],
-    cold_quick: list[tuple[float, int, float]],
-    tutorial: list[tuple[float, int, float]],
-    warm: list[tuple[float, int, float]],
-    quick: list[tuple[float, int, float]],
+    cold: list[Run],
+    cold_quick: list[Run],
+    tutorial: list[Run],
+    warm: list[Run],
+    quick: list[Run],
 ) -> None:
     heading("figures (medians over the runs), goals and ratios")
-    cold_wall = median([wall for wall, _, _ in cold])
-    cold_quick_wall = median([wall for wall, _, _ in cold_quick])
-    tutorial_wall = median([wall for wall, _, _ in tutorial])
-    warm_wall = median([wall for wall, _, _ in warm])
-    quick_wall = median([wall for wall, _, _ in quick])
-    rows = [
-        ("our suite, cold", cold_wall, cold[0][1], median([per for _, _, per in cold])),
-        (
-            "  the same, --quick",
-            cold_quick_wall,
-            cold_quick[0][1],
-            median([per for _, _, per in cold_quick]),
-        ),
-        (
-            "tutorial baseline, cold",
-            tutorial_wall,
-            tutorial[0][1],
-            median([per for _, _, per in tutorial]),
-        ),
-        ("our suite, warm servers", warm_wall, warm[0][1], median([per for _, _, per in warm])),
-        ("  the same, --quick", quick_wall, quick[0][1], median([per for _, _, per in quick])),
-    ]
     note(f"{'suite':<26} {'wall s':>7} {'tests':>6} {'setup+teardown ms/test':>23}")
-    for label, wall, tests, per_test in rows:
-        note(f"{label:<26} {wall:>7.2f} {tests:>6} {per_test:>23.2f}")
+    for label, runs in (
+        ("our suite, cold", cold),
+        ("  the same, --quick", cold_quick),
+        ("tutorial baseline, cold", tutorial),
+        ("our suite, warm servers", warm),
+        ("  the same, --quick", quick),
+    ):
+        per_test = median([per for _, _, per in runs])
+        note(f"{label:<26} {wall(runs):>7.2f} {runs[0][1]:>6} {per_test:>23.2f}")
+    cold_wall, tutorial_wall = wall(cold), wall(tutorial)
     over = cold_wall - postgres
     note(
         f"cold - Postgres alone: {over:.2f} s (goal <= {GOAL_COLD_OVER_POSTGRES_SECONDS:g} s): "
@@ -341,11 +332,11 @@ def summarize(
         f"cold / tutorial: {cold_wall / tutorial_wall:.2f}x (goal <= 1.00x): "
         f"{verdict(cold_wall, tutorial_wall, at_most=True)}"
     )
-    note(f"cold --quick / tutorial: {cold_quick_wall / tutorial_wall:.2f}x (information)")
-    for label, wall in (("every test", warm_wall), ("--quick", quick_wall)):
+    note(f"cold --quick / tutorial: {wall(cold_quick) / tutorial_wall:.2f}x (information)")
+    for label, runs in (("every test", warm), ("--quick", quick)):
         note(
-            f"warm rerun, {label}: {wall:.2f} s (goal <= {GOAL_WARM_SECONDS:g} s): "
-            f"{verdict(wall, GOAL_WARM_SECONDS, at_most=True)}"
+            f"warm rerun, {label}: {wall(runs):.2f} s (goal <= {GOAL_WARM_SECONDS:g} s): "
+            f"{verdict(wall(runs), GOAL_WARM_SECONDS, at_most=True)}"
         )
 
 
