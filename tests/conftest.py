@@ -16,7 +16,7 @@ import yaml
 
 from .containers import Image, build_image, docker, name
 from .helpers import devtools_servers, server_kinds
-from .sharding import add_option, select
+from .sharding import add_option, check_shards, select
 from .variants import DEFAULT, Variant
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
@@ -164,6 +164,10 @@ def external_services(rendered: RenderedFn) -> Iterator[ExternalServices]:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_option(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    check_shards(config)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

@@ -77,11 +77,10 @@ def add_option(parser: pytest.Parser) -> None:
     )
 
 
-def select(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep only the items of the shards named with --shard (all items without it)."""
+def check_shards(config: pytest.Config) -> None:
+    """Refuse the shards named with --shard that cannot run here, before anything is collected:
+    raised at collection, in an xdist worker, the message would be lost in an internal error."""
     wanted: list[str] = config.getoption(OPTION)
-    if not wanted:
-        return
     unknown = [name for name in wanted if name not in shard_names()]
     if unknown:
         raise pytest.UsageError(
@@ -98,6 +97,13 @@ def select(config: pytest.Config, items: list[pytest.Item]) -> None:
                     for v in missing
                 )
             )
+
+
+def select(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep only the items of the shards named with --shard (all items without it)."""
+    wanted: list[str] = config.getoption(OPTION)
+    if not wanted:
+        return
     kept = selected(items, wanted)
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
     items[:] = kept

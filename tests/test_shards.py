@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from .releases import ROOT
@@ -89,3 +90,20 @@ def test_every_python_the_template_offers_gets_a_job() -> None:
     questions = yaml.safe_load((ROOT / "copier.yml").read_text())
     offered = set(questions["python_version"]["choices"])
     assert {job["python"] for job in matrix()} == offered
+
+
+def test_an_unknown_shard_is_refused_by_name_before_workers_start(tmp_path: Path) -> None:
+    # Refused while xdist's workers collect, the message would end as an internal error.
+    refused = subprocess.run(
+        [sys.executable, "-m", "pytest", "--shard", "nope", "-n", "2", f"--basetemp={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = refused.stdout + refused.stderr
+
+    assert refused.returncode == pytest.ExitCode.USAGE_ERROR, output
+    assert f"unknown shard nope: use one of {', '.join(shard_names())}" in output
+    assert "INTERNALERROR" not in output
