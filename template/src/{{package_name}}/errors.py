@@ -3,7 +3,7 @@
 - Validation errors (422) name the field and echo at most a short, escaped prefix of the input;
   a body that is not JSON at all (malformed, not UTF-8, too deep to parse) is a 400 of that shape.
 - A database that hangs, refuses or fails answers 503 with `Retry-After`; one warning per outage.
-- Anything else is a bug: 500, logged with its traceback.
+- Anything else is a bug: 500 JSON, logged once with its traceback and request id.
 """
 
 import logging
@@ -14,13 +14,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .asgi import WatchedSend
 from .db import DATABASE_FAILURES, DatabaseOutage
 
 logger = logging.getLogger(__name__)
 
 # Enough of the input to recognise it; more would echo whole bodies back (and into logs).
 ECHO_LIMIT = 40
+# Enough to fix a request by; a body of a thousand unknown keys would otherwise get an answer
+# ten times its size.
+REPORTED_ERRORS_LIMIT = 20
 # What a client should wait before retrying a 503: about one connect timeout plus a ping.
 RETRY_AFTER_SECONDS = 5
 
@@ -103,7 +108,11 @@ def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
 
 async def validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    detail = [_safe_error(item) for item in error.errors()]
+    errors = error.errors()
+    detail = [_safe_error(item) for item in errors[:REPORTED_ERRORS_LIMIT]]
+    if len(errors) > REPORTED_ERRORS_LIMIT:
+        message = f"{len(errors)} errors, the first {REPORTED_ERRORS_LIMIT} listed: fix them first"
+        detail.append({"type": "too_many_errors", "loc": [], "msg": message})
     return JSONResponse(status_code=validation_status(detail), content={"detail": detail})
 
 
@@ -117,9 +126,28 @@ async def database_unavailable(request: Request, error: Exception) -> JSONRespon
     )
 
 
-async def unhandled_error(request: Request, error: Exception) -> JSONResponse:
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-    return JSONResponse(status_code=500, content={"detail": "Internal server error"})
+class UnhandledErrorMiddleware:
+    """A bug answers 500 JSON, logged once. Inside the request id middleware, so the answer and
+    the log line carry the id; not re-raised to the server (which would log it a second time,
+    without the id), unless the answer had begun and the server must cut the connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        watched = WatchedSend(send)
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            # %r: the decoded path may hold line breaks, which must not split the log line.
+            logger.exception("unhandled error on %s %r", scope["method"], scope["path"])
+            if watched.response_started:
+                raise
+            response = JSONResponse(status_code=500, content={"detail": "Internal server error"})
+            await response(scope, receive, send)
 
 
 # Documented on every operation: what any request may answer besides its own responses.
@@ -134,5 +162,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     for failure in DATABASE_FAILURES:
         app.add_exception_handler(failure, database_unavailable)
-    app.add_exception_handler(Exception, unhandled_error)
     app.add_exception_handler(DomainError, domain_error)

@@ -10,7 +10,7 @@ import sys
 import uuid
 from contextvars import ContextVar
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -54,9 +54,8 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(REQUEST_ID_HEADER.lower().encode(), b"")
-        text = given.decode("latin-1")
-        current = text if _SANE_REQUEST_ID.fullmatch(text) else uuid.uuid4().hex
+        given = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
+        current = given if _SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -14,7 +14,9 @@ from contextlib import contextmanager, suppress
 from types import FrameType
 
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .asgi import WatchedSend
 
 logger = logging.getLogger(__name__)
 
@@ -99,21 +101,15 @@ class CountInFlight:
             return
         self.drain.in_flight.add(task)
         self.drain.idle.clear()
-        started = False
-
-        async def send_watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, receive, send_watched)
+            await self.app(scope, receive, watched)
         except asyncio.CancelledError:
             if task not in self.drain.cut:
                 raise
             # Cut by the drain, not by the server: answer what can still be answered.
             task.uncancel()
-            if not started:
+            if not watched.response_started:
                 await SHUTTING_DOWN(scope, receive, send)
         finally:
             self.drain.cut.discard(task)
