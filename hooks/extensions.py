@@ -6,10 +6,12 @@ literal), `toml_str` (TOML basic string), `yaml_str` (YAML double-quoted scalar)
 text, HTML-free). Validators refuse what none of them can represent (`unrepresentable`).
 """
 
+import json
 import keyword
 import re
 import sys
 import unicodedata
+from pathlib import Path
 
 from jinja2 import Environment
 from jinja2.ext import Extension
@@ -39,6 +41,41 @@ MD_LINE_START = re.compile(r"^(-|\+|>|\d+\.|\d+\))")
 MD_ENTITIES = {"<": "&lt;", "&": "&amp;"}
 TOML_SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 YAML_SHORT_ESCAPES = {"\0": "\\0", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+# Standard library modules that the Python running copier may lack but a project's oldest
+# Python has: removed in 3.12 and 3.13 (PEP 594, PEP 632).
+REMOVED_STDLIB_MODULES = {
+    *("aifc", "asynchat", "asyncore", "audioop", "cgi", "cgitb", "chunk", "crypt", "distutils"),
+    *("imghdr", "imp", "lib2to3", "mailcap", "msilib", "nis", "nntplib", "ossaudiodev", "pipes"),
+    *("smtpd", "sndhdr", "spwd", "sunau", "telnetlib", "uu", "xdrlib"),
+}
+# Every project installs these (hooks/taken_names.json): a project named like one of its own
+# dependencies cannot lock (a uv project cannot depend on itself), and a package named like one
+# of their modules imports one in place of the other.
+_TAKEN = json.loads(Path(__file__).with_name("taken_names.json").read_text(encoding="utf-8"))
+TAKEN_DISTRIBUTIONS = frozenset(_TAKEN["distributions"])
+TAKEN_MODULES = frozenset(_TAKEN["modules"])
+# Top-level packages every project has besides its own.
+OWN_MODULES = {
+    "devtools": "the project's dev tooling package (devtools/: `uv run dev`, the test servers)",
+    "tests": "the project's tests/ package",
+}
+# Latin letters that Unicode does not decompose into an ASCII letter and an accent.
+ASCII_SPELLINGS = str.maketrans(
+    {
+        "ø": "o",
+        "æ": "ae",
+        "œ": "oe",
+        "ß": "ss",
+        "ł": "l",
+        "đ": "d",
+        "ð": "d",
+        "þ": "th",
+        "\u0131": "i",
+    }
+    | {"Ø": "O", "Æ": "AE", "Œ": "OE", "ẞ": "SS", "Ł": "L", "Đ": "D", "Ð": "D", "Þ": "TH"}
+)
+# What a default name that is taken gets appended (`redis` -> `redis-service`).
+STEP_OFF = "service"
 
 
 def is_python_keyword(name: str) -> bool:
@@ -47,7 +84,19 @@ def is_python_keyword(name: str) -> bool:
 
 def is_stdlib_module(name: str) -> bool:
     # Only the top-level name matters: `import email` would resolve to the stdlib, not to src/email.
-    return name in sys.stdlib_module_names
+    return name in sys.stdlib_module_names or name in REMOVED_STDLIB_MODULES
+
+
+def is_dependency(slug: str) -> bool:
+    """`slug` names a distribution every project installs (compared as PEP 503 normalizes)."""
+    return re.sub(r"[-_.]+", "-", slug).lower() in TAKEN_DISTRIBUTIONS
+
+
+def taken_module(name: str) -> str:
+    """What already answers `import <name>` in every project ("" when nothing does)."""
+    if name in OWN_MODULES:
+        return OWN_MODULES[name]
+    return "the import name of a package the project depends on" if name in TAKEN_MODULES else ""
 
 
 def unrepresentable(text: str) -> str:
@@ -66,23 +115,29 @@ def codepoint(char: str) -> str:
 def slugify(text: str) -> str:
     """A valid distribution name from free text, at most NAME_LIMIT characters, "" if none.
 
-    Accents are dropped, anything else that is not a letter or digit separates words, a leading
-    digit is dropped (names start with a letter), and a long result is cut at a word boundary.
+    Accents are dropped (letters that are not a base letter plus an accent, like ø, are spelled
+    out), anything else that is not a letter or digit separates words, a leading digit is dropped
+    (names start with a letter), a long result is cut at a word boundary, and the name of a
+    dependency gets `-service` appended.
     """
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    spelled = text.translate(ASCII_SPELLINGS)
+    ascii_text = unicodedata.normalize("NFKD", spelled).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower())
     slug = re.sub(r"^[^a-z]+", "", slug).strip("-")
     if len(slug) > NAME_LIMIT:
         cut = slug[: NAME_LIMIT + 1]
         slug = cut[:NAME_LIMIT] if "-" not in cut else cut.rsplit("-", 1)[0]
+    if is_dependency(slug):  # short names, all of them: the suffix keeps within the limit
+        slug = f"{slug}-{STEP_OFF}"
     return slug
 
 
 def package_from_slug(slug: str) -> str:
-    """The default import name: the slug with underscores, moved off keywords and stdlib names."""
+    """The default import name: the slug with underscores, moved off keywords, stdlib names and
+    names the project already imports."""
     name = slug.replace("-", "_")
-    if name and (is_python_keyword(name) or is_stdlib_module(name)):
-        name = f"{name}_service"[:NAME_LIMIT]
+    if name and (is_python_keyword(name) or is_stdlib_module(name) or taken_module(name)):
+        name = f"{name}_{STEP_OFF}"[:NAME_LIMIT]
     return name
 
 
@@ -187,6 +242,8 @@ def md(text: str) -> str:
 FILTERS = {
     "is_python_keyword": is_python_keyword,
     "is_stdlib_module": is_stdlib_module,
+    "is_dependency": is_dependency,
+    "taken_module": taken_module,
     "unrepresentable": unrepresentable,
     "slugify": slugify,
     "package_from_slug": package_from_slug,

@@ -90,12 +90,23 @@ def test_an_80_character_name_gets_a_short_valid_default_slug(
     assert answers["package_name"] == "ticket_office_reservations_and_refunds"
 
 
-def test_default_package_name_steps_off_stdlib_and_keyword_names(
-    template: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("name", "slug", "package"),
+    [
+        ("Email", "email", "email_service"),
+        ("Redis", "redis-service", "redis_service"),
+        ("Docker", "docker-service", "docker_service"),
+        ("Tests", "tests", "tests_service"),
+        ("Smørrebrød Straße", "smorrebrod-strasse", "smorrebrod_strasse"),
+    ],
+    ids=["stdlib", "dependency", "transitive-dependency", "own-package", "unaccented-letters"],
+)
+def test_default_names_step_off_names_already_taken(
+    template: Path, tmp_path: Path, name: str, slug: str, package: str
 ) -> None:
-    answers = render_without_tasks(template, tmp_path / "p", {"project_name": "Email"})
+    answers = render_without_tasks(template, tmp_path / "p", {"project_name": name})
 
-    assert answers["package_name"] == "email_service"
+    assert (answers["project_slug"], answers["package_name"]) == (slug, package)
 
 
 def test_jinja_and_shell_in_answers_land_literally(template: Path, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from .conftest import RenderedFn, child_env
 from .escaping import rendered_forms
 from .variants import (
     BY_ID,
+    COPIER_YML,
     DEFAULT,
     GITHUB,
     GITHUB_WORKFLOW,
@@ -27,6 +28,8 @@ from .variants import (
     ids,
 )
 
+# The names answers may not take (copier.yml's validators read it).
+TAKEN_NAMES = COPIER_YML.parent / "hooks" / "taken_names.json"
 # Jinja delimiters; `${{` is a GitHub Actions expression, and `}}` closes nested dicts in Python.
 JINJA_LEFTOVER = re.compile(r"(?<!\$){{|{%|%}|{#")
 # Files that legitimately contain these characters once rendered.
@@ -221,6 +224,30 @@ def test_compose_file_is_valid(rendered: RenderedFn, variant: Variant) -> None:
     rendered(variant).run(
         "check-jsonschema", "--builtin-schema", "vendor.compose-spec", "compose.yaml"
     )
+
+
+@pytest.mark.xdist_group("default")  # beside the default variant's checks: installed once
+def test_every_name_the_project_installs_is_refused_as_an_answer(installed: RenderedFn) -> None:
+    # The default project has every feature, so its dependencies are every variant's (checked by
+    # test_strict_type_check_passes); copier.yml's validators refuse what hooks/taken_names.json
+    # lists, so it must list all of them.
+    project = installed(DEFAULT)
+    taken = json.loads(TAKEN_NAMES.read_text())
+    lock = tomllib.loads((project.path / "uv.lock").read_text())
+    slug = yaml.safe_load((project.path / ".copier-answers.yml").read_text())["project_slug"]
+    own = {slug, f"{slug}-devtools"}
+    locked = {re.sub(r"[-_.]+", "-", package["name"]).lower() for package in lock["package"]}
+    listing = (
+        "import importlib.metadata as m, json; print(json.dumps(list(m.packages_distributions())))"
+    )
+    found = json.loads(project.run(".venv/bin/python", "-c", listing).stdout)
+    modules = {name for name in found if re.fullmatch(r"[a-z_][a-z0-9_]*", name)}
+
+    missing = {
+        "distributions": sorted(locked - own - set(taken["distributions"])),
+        "modules": sorted(modules - set(taken["modules"])),
+    }
+    assert not any(missing.values()), f"add to {TAKEN_NAMES}: {missing}"
 
 
 @pytest.mark.xdist_group("default")  # beside the default variant's checks: installed once

@@ -177,4 +177,18 @@ REJECTED = [
     Rejected("email-quote", {"author_email": 'a"b@example.com'}, "is not an email address"),
     Rejected("email-double-dot", {"author_email": "a..b@example.com"}, "is not an email address"),
     Rejected("zero-ttl", {"cache_ttl_seconds": 0}, "use a number of seconds from 1 to 86400"),
+    Rejected("slug-of-a-dependency", {"project_slug": "redis"}, "a package the project depends on"),
+    Rejected("slug-of-docker-py", {"project_slug": "docker"}, "a package the project depends on"),
+    Rejected(
+        "package-of-a-dependency", {"package_name": "fastapi"}, "the import name of a package"
+    ),
+    Rejected(
+        "package-of-a-transitive-dependency",
+        {"package_name": "yaml"},
+        "the import name of a package",
+    ),
+    Rejected("package-tests", {"package_name": "tests"}, "is the project's tests/ package"),
+    Rejected(
+        "package-devtools", {"package_name": "devtools"}, "is the project's dev tooling package"
+    ),
 ]
