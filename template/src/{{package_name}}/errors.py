@@ -2,6 +2,7 @@
 
 - Validation errors (422) name the field and echo at most a short, escaped prefix of the input;
   a body that is not JSON at all (malformed, not UTF-8, too deep to parse) is a 400 of that shape.
+  A body sent as anything but JSON (`Content-Type`) where JSON is expected is a 415.
 - A database that hangs, refuses or fails answers 503 with `Retry-After`; one warning per outage.
 - Anything else is a bug: 500 JSON, logged once with its traceback and request id.
 """
@@ -51,6 +52,11 @@ class InvalidBody(BaseModel):
 
 # The error type of a body that cannot be parsed: 400, where invalid values are 422.
 UNPARSEABLE = "json_invalid"
+
+
+def is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 def validation_status(items: list[dict[str, Any]]) -> int:
@@ -109,6 +115,17 @@ def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
 async def validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     errors = error.errors()
+    content_type = request.headers.get("content-type")
+    if (content_type is None or not is_json(content_type)) and any(
+        tuple(item["loc"]) == ("body",) and item["type"] != "missing" for item in errors
+    ):
+        # A body is there, but not as JSON: FastAPI did not parse it, and says only that it is
+        # not an object. Saying what to send helps more.
+        sent = f"Content-Type {safe_text(content_type)!r}" if content_type else "no Content-Type"
+        message = (
+            f"Request body must be JSON: send it with Content-Type: application/json, not {sent}"
+        )
+        return JSONResponse(status_code=415, content={"detail": message})
     detail = [_safe_error(item) for item in errors[:REPORTED_ERRORS_LIMIT]]
     if len(errors) > REPORTED_ERRORS_LIMIT:
         message = f"{len(errors)} errors, the first {REPORTED_ERRORS_LIMIT} listed: fix them first"
@@ -154,6 +171,7 @@ class UnhandledErrorMiddleware:
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": InvalidBody, "description": "Request body is not JSON (malformed, not UTF-8)"},
     413: {"model": ErrorDetail, "description": "Request body larger than MAX_BODY_BYTES"},
+    415: {"model": ErrorDetail, "description": "Request body sent as another media type than JSON"},
     503: {"model": ErrorDetail, "description": "The database is unavailable; see Retry-After"},
 }
 

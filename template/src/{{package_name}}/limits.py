@@ -5,7 +5,7 @@ as the `Content-Length` or the bytes received so far exceed it, so nothing overs
 A JSON body must be UTF-8 and hold no NaN/Infinity, no number that overflows a float, no lone
 surrogate and no duplicate key (the rule: duplicates are an error, never "last one wins").
 Offenders get the shape of any validation error (400 when the body is not JSON, else 422),
-naming where the problem is.
+naming where the problem is. (A body sent as another media type is errors.py's: 415.)
 """
 
 import json
@@ -18,7 +18,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import safe_text, validation_status
+from .errors import is_json, safe_text, validation_status
 
 Location = tuple[str | int, ...]
 # Where an item sits in the body: its parent's link and its key or index (None: the body).
@@ -51,7 +51,10 @@ class BodyGuardMiddleware:
         except BodyTooLarge:
             await self._too_large(scope, receive, send)
             return
-        if body and _is_json(headers.get("content-type")):
+        content_type = headers.get("content-type")
+        # FastAPI parses a body without content type as JSON unless its `strict_content_type`
+        # is on (the default of recent releases): checked either way.
+        if body and (content_type is None or is_json(content_type)):
             problem = json_problem(body)
             if problem is not None:
                 status = validation_status([problem])
@@ -96,15 +99,6 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
-
-
-def _is_json(content_type: str | None) -> bool:
-    # FastAPI parses a body without content type as JSON unless its `strict_content_type` is on
-    # (the default of recent releases): checked either way.
-    if content_type is None:
-        return True
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or media_type.endswith("+json")
 
 
 class _NonFinite:
