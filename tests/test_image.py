@@ -50,6 +50,9 @@ def test_build_context_leaves_out_secrets_tests_and_caches(
         "devtools/dev.py",
         ".ruff_cache/CACHEDIR.TAG",
         "src/module/__pycache__/x.cpython-311.pyc",
+        "config/.env",
+        "certs/tls.key",
+        "src/module/signing.pem",
     ]:
         (project / junk).parent.mkdir(parents=True, exist_ok=True)
         (project / junk).write_text("x")
@@ -64,7 +67,8 @@ def test_build_context_leaves_out_secrets_tests_and_caches(
     assert any(path.startswith("migrations/versions/") for path in sent)
     left_out = (".git/", ".venv/", ".dev-data/", "devtools/", "tests/", ".github/")
     caches = (".pytest_cache/", ".mypy_cache/", ".ruff_cache/")
-    secrets = {".env", ".env.local", ".env.production", "deploy-key.pem"}
+    secrets = {".env", ".env.local", ".env.production", "deploy-key.pem", "config/.env"}
+    secrets |= {"certs/tls.key", "src/module/signing.pem"}
     leaked = {
         path
         for path in sent
@@ -132,11 +136,17 @@ def test_github_workflow_builds_the_image_and_pushes_only_when_asked(
     rendered: RenderedFn, variant: Variant
 ) -> None:
     # The workflow's validity (schema, actionlint, zizmor) is checked in test_render.py.
-    jobs = yaml.safe_load((rendered(variant).path / GITHUB_WORKFLOW).read_text())["jobs"]
+    workflow = yaml.safe_load((rendered(variant).path / GITHUB_WORKFLOW).read_text())
+    jobs = workflow["jobs"]
     assert ("build-image" in jobs) == variant.answer("use_docker")
     if not variant.answer("use_docker"):
         return
     job = jobs["build-image"]
+    assert job["needs"] == "check"  # only what passed its checks is built and pushed
+    # A push to main is never cancelled by the next one: each commit of main gets its image.
+    assert workflow["concurrency"]["cancel-in-progress"] == (
+        "${{ github.event_name == 'pull_request' }}"
+    )
     runs = [step.get("run", "") for step in job["steps"]]
     assert any(run.startswith("docker build ") for run in runs)
     # Pushing only when the user configured a registry, and only for pushes (never for PRs).

@@ -226,6 +226,24 @@ def test_compose_file_is_valid(rendered: RenderedFn, variant: Variant) -> None:
     )
 
 
+@pytest.mark.parametrize("variant", DOCKER, ids=ids(DOCKER))
+def test_compose_lets_requests_in_flight_finish_before_it_kills_the_app(
+    rendered: RenderedFn, variant: Variant
+) -> None:
+    project = rendered(variant).path
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    lines = (project / ".env.example").read_text().splitlines()
+    settings = dict(line.split("=", 1) for line in lines if "=" in line and line[0] != "#")
+    on_sigterm = float(settings["SHUTDOWN_DELAY_SECONDS"]) + float(
+        settings["SHUTDOWN_GRACE_SECONDS"]
+    )
+
+    grace = compose["services"]["app"]["stop_grace_period"]
+
+    assert re.fullmatch(r"\d+s", grace)
+    assert int(grace[:-1]) >= on_sigterm + 5  # and a few seconds to close the connections
+
+
 @pytest.mark.xdist_group("default")  # beside the default variant's checks: installed once
 def test_every_name_the_project_installs_is_refused_as_an_answer(installed: RenderedFn) -> None:
     # The default project has every feature, so its dependencies are every variant's (checked by
