@@ -27,6 +27,9 @@ NETWORK_FAILURE = re.compile(
 # What uv prints when the project's Python is neither installed nor downloadable here: the
 # machine's to fix, not the project's.
 NO_INTERPRETER = re.compile(r"no interpreter found for python ([^\s]+)", re.IGNORECASE)
+# What uv prints when it went to download the project's Python and could not (offline, GitHub
+# unreachable; uv wraps long lines): also the machine's, and not the package index's.
+PYTHON_DOWNLOAD_FAILED = re.compile(r"failed to download\s+\S*cpython-(\d+\.\d+)", re.IGNORECASE)
 
 
 def fail(message: str) -> int:
@@ -65,6 +68,14 @@ def main(operation: str) -> int:
             f"`uv lock` needs Python {version}, which uv neither found nor may download: install "
             f"it (`uv python install {version}`), then run `uv lock` (before `uv sync --locked`)"
             f":\n{result.stderr}"
+        )
+    not_downloaded = PYTHON_DOWNLOAD_FAILED.search(result.stderr)
+    if not_downloaded:
+        version = not_downloaded.group(1)
+        return warn(
+            f"`uv lock` needs Python {version}, which is not installed here and which uv could "
+            f"not download: install it (`uv python install {version}` once online), then run "
+            f"`uv lock` (before `uv sync --locked`):\n{result.stderr}"
         )
     if NETWORK_FAILURE.search(result.stderr):
         return warn(

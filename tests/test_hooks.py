@@ -83,6 +83,25 @@ def test_a_python_uv_cannot_find_or_download_only_warns_and_says_what_to_install
     assert not (project / "uv.lock").exists()
 
 
+def test_a_python_uv_cannot_download_only_warns_and_says_what_to_install(tmp_path: Path) -> None:
+    project = project_with(tmp_path, '"idna"')
+    (project / ".python-version").write_text("3.12\n")
+
+    # Only a uv-managed Python counts, and its downloads go to loopback port 9, where nothing
+    # listens: as offline, or where GitHub is out of reach.
+    result = run_lock_hook(
+        project,
+        "copy",
+        UV_PYTHON_PREFERENCE="only-managed",
+        UV_PYTHON_INSTALL_DIR=str(tmp_path / "pythons"),
+        UV_PYTHON_INSTALL_MIRROR="http://127.0.0.1:9",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "needs Python 3.12, which is not installed here and which uv could not" in result.stderr
+    assert "(`uv python install 3.12` once online), then run `uv lock`" in result.stderr
+
+
 def test_update_relocks_what_changed_and_keeps_existing_pins(tmp_path: Path) -> None:
     project = project_with(tmp_path, '"idna<3.7"')
     assert run_lock_hook(project, "copy").returncode == 0
