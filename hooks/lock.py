@@ -62,20 +62,17 @@ def main(operation: str) -> int:
     if result.returncode == 0:
         return 0
     missing = NO_INTERPRETER.search(result.stderr)
-    if missing:
-        version = missing.group(1)
-        return warn(
-            f"`uv lock` needs Python {version}, which uv neither found nor may download: install "
-            f"it (`uv python install {version}`), then run `uv lock` (before `uv sync --locked`)"
-            f":\n{result.stderr}"
+    no_python = missing or PYTHON_DOWNLOAD_FAILED.search(result.stderr)
+    if no_python:
+        version = no_python.group(1)
+        why, when = (
+            ("which uv neither found nor may download", "")
+            if missing
+            else ("which is not installed here and which uv could not download", " once online")
         )
-    not_downloaded = PYTHON_DOWNLOAD_FAILED.search(result.stderr)
-    if not_downloaded:
-        version = not_downloaded.group(1)
         return warn(
-            f"`uv lock` needs Python {version}, which is not installed here and which uv could "
-            f"not download: install it (`uv python install {version}` once online), then run "
-            f"`uv lock` (before `uv sync --locked`):\n{result.stderr}"
+            f"`uv lock` needs Python {version}, {why}: install it (`uv python install "
+            f"{version}`{when}), then run `uv lock` (before `uv sync --locked`):\n{result.stderr}"
         )
     if NETWORK_FAILURE.search(result.stderr):
         return warn(
