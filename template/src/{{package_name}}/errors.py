@@ -12,9 +12,13 @@ import math
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .asgi import WatchedSend
@@ -50,6 +54,8 @@ class InvalidBody(BaseModel):
     detail: list[InvalidItem]
 
 
+# What a 405's Allow header may name (HEAD follows GET).
+ROUTED_METHODS = ("DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT")
 # The error type of a body that cannot be parsed: 400, where invalid values are 422.
 UNPARSEABLE = "json_invalid"
 
@@ -133,6 +139,27 @@ async def validation_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(status_code=validation_status(detail), content={"detail": detail})
 
 
+async def http_error(request: Request, error: Exception) -> Response:
+    """FastAPI's answer, except that a 405 names every method the path takes (Starlette names
+    those of the first route on the path only: `PUT /tickets` said `Allow: GET`)."""
+    assert isinstance(error, HTTPException)
+    if error.status_code != 405:
+        return await http_exception_handler(request, error)
+    # Asked of the router itself, method by method: included routers keep their routes inside.
+    allowed = {
+        method
+        for method in ROUTED_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    }
+    if "GET" in allowed:
+        allowed.add("HEAD")  # HeadAsGetMiddleware
+    headers = {"Allow": ", ".join(sorted(allowed))}
+    return JSONResponse(status_code=405, content={"detail": error.detail}, headers=headers)
+
+
 async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
     outage: DatabaseOutage = request.app.state.resources.database_outage
     outage.failed(error)
@@ -177,6 +204,7 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     for failure in DATABASE_FAILURES:
         app.add_exception_handler(failure, database_unavailable)
