@@ -70,9 +70,11 @@ def validation_status(items: list[dict[str, Any]]) -> int:
 
 
 class DomainError(Exception):
-    """A request the domain refuses; its message is safe to show. Subclasses pick the status."""
+    """A request the domain refuses; its message is safe to show. Subclasses pick the status;
+    this default, 409, says the request conflicts with the data as it is. (400 and 422 are the
+    validation errors' statuses, documented with their own body: a list of items.)"""
 
-    status_code = 400
+    status_code = 409
 
 
 class NotFound(DomainError):
@@ -84,8 +86,8 @@ class Conflict(DomainError):
 
 
 async def domain_error(request: Request, error: Exception) -> JSONResponse:
-    status_code = error.status_code if isinstance(error, DomainError) else 400
-    return JSONResponse(status_code=status_code, content={"detail": str(error)})
+    assert isinstance(error, DomainError)
+    return JSONResponse(status_code=error.status_code, content={"detail": str(error)})
 
 
 def safe_text(value: str | bytes, limit: int = ECHO_LIMIT) -> str:
