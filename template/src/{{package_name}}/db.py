@@ -23,7 +23,8 @@ NAMING_CONVENTION = {
 
 # What a database that hangs, refuses connections or goes away raises through SQLAlchemy and
 # asyncpg: a timeout (statement, connect, pool checkout), a socket error, a dropped connection.
-# Errors in the SQL itself (IntegrityError, ProgrammingError) are not here: those are bugs.
+# Errors in the SQL itself are not here: an IntegrityError is a conflict with the data (409) or a
+# bug (errors.py tells which), a ProgrammingError is a bug.
 DATABASE_FAILURES: tuple[type[Exception], ...] = (
     exc.OperationalError,
     exc.InterfaceError,

@@ -4,6 +4,8 @@
   a body that is not JSON at all (malformed, not UTF-8, too deep to parse) is a 400 of that shape.
   A body sent as anything but JSON (`Content-Type`) where JSON is expected is a 415.
 - A database that hangs, refuses or fails answers 503 with `Retry-After`; one warning per outage.
+- A write the database refuses for the data it meets (a unique value taken, a reference to a
+  missing row) is a 409 naming the constraint; other refusals (NOT NULL, CHECK) are bugs.
 - Anything else is a bug: 500 JSON, logged once with its traceback and request id.
 """
 
@@ -16,6 +18,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -162,6 +165,26 @@ async def http_error(request: Request, error: Exception) -> Response:
     return JSONResponse(status_code=405, content={"detail": error.detail}, headers=headers)
 
 
+# What the request ran into, by SQLSTATE: the data as it is, not a bug in the service.
+CONFLICTING_DATA = {
+    "23505": "a value that must be unique is taken",
+    "23503": "a reference to a row that does not exist, or a row that others still refer to",
+}
+
+
+async def data_conflict(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, IntegrityError)
+    problem = CONFLICTING_DATA.get(getattr(error.orig, "sqlstate", None) or "")
+    if problem is None:
+        raise error  # a NOT NULL or CHECK the API let through: UnhandledErrorMiddleware's
+    # asyncpg's error (the driver error's cause) names the constraint.
+    constraint = getattr(error.orig.__cause__, "constraint_name", None) if error.orig else None
+    detail = f"The request conflicts with the data: {problem}"
+    if constraint:
+        detail += f" ({safe_text(constraint)})"
+    return JSONResponse(status_code=409, content={"detail": detail})
+
+
 async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
     outage: DatabaseOutage = request.app.state.resources.database_outage
     outage.failed(error)
@@ -210,4 +233,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     for failure in DATABASE_FAILURES:
         app.add_exception_handler(failure, database_unavailable)
+    app.add_exception_handler(IntegrityError, data_conflict)
     app.add_exception_handler(DomainError, domain_error)
