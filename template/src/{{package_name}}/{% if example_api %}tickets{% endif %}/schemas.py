@@ -1,28 +1,13 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-# Postgres text cannot hold NUL; rejecting it here turns a would-be 500 into a 422. Stored as
-# given: stripping whitespace would refuse names the OpenAPI document says are valid ("\n").
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
-
-
-def json_integer(value: object) -> object:
-    """JSON Schema's integer, as the OpenAPI document says: 3 and 3.0, never true or "3"."""
-    if isinstance(value, bool | str):
-        raise PydanticCustomError("int_type", "Input should be a valid integer")
-    return value
-
+from ..fields import INT4_MAX, STRICT_INPUT, Name, RowId, json_integer
 
 # Bounded by the INTEGER column, so out-of-range input is a 422, not a database error.
-PriceCents = Annotated[int, Field(ge=0, le=2_147_483_647), BeforeValidator(json_integer)]
-TicketId = Annotated[int, Field(ge=1, le=2_147_483_647)]
-
-
-# Input models refuse unknown fields, so a misspelt one is a 422, not silently dropped.
-STRICT_INPUT = ConfigDict(extra="forbid")
+PriceCents = Annotated[int, Field(ge=0, le=INT4_MAX), BeforeValidator(json_integer)]
+TicketId = RowId
 
 
 class TicketCreate(BaseModel):

@@ -1,0 +1,28 @@
+"""Field types every resource's input models share: what Postgres can store and what the
+OpenAPI document promises, so that bad input is a 422 and never a database error."""
+
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+# The largest value of an INTEGER column (and of a SERIAL id).
+INT4_MAX = 2_147_483_647
+
+# Postgres text cannot hold NUL; rejecting it here turns a would-be 500 into a 422. Stored as
+# given: stripping whitespace would refuse names the OpenAPI document says are valid ("\n").
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
+
+
+def json_integer(value: object) -> object:
+    """JSON Schema's integer, as the OpenAPI document says: 3 and 3.0, never true or "3"."""
+    if isinstance(value, bool | str):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+# An id of a SERIAL column: out-of-range ids are a 422, not a database error.
+RowId = Annotated[int, Field(ge=1, le=INT4_MAX)]
+
+# Input models refuse unknown fields, so a misspelt one is a 422, not silently dropped.
+STRICT_INPUT = ConfigDict(extra="forbid")
