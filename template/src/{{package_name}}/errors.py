@@ -176,7 +176,7 @@ async def data_conflict(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, IntegrityError)
     problem = CONFLICTING_DATA.get(getattr(error.orig, "sqlstate", None) or "")
     if problem is None:
-        raise error  # a NOT NULL or CHECK the API let through: UnhandledErrorMiddleware's
+        raise error  # a NOT NULL or CHECK the API let through: a bug (UnhandledErrorMiddleware)
     # asyncpg's error (the driver error's cause) names the constraint.
     constraint = getattr(error.orig.__cause__, "constraint_name", None) if error.orig else None
     detail = f"The request conflicts with the data: {problem}"
