@@ -5,6 +5,7 @@ SIGTERM; a failing migration keeps the app from starting; and `down -v` leaves n
 import json
 import os
 import shutil
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,7 +42,13 @@ class Stack:
         # Files merged over the project's compose.yaml, as a user's compose.override.yaml is.
         self.files = [arg for file in ["compose.yaml", *overrides] for arg in ("--file", str(file))]
         # The image built beforehand (this compose cannot build); port 0: any free host port.
-        self.env = os.environ | {"APP_IMAGE": image, "APP_PORT": "0"}
+        ports = {"APP_PORT": "0", "POSTGRES_PORT": "0", "REDIS_PORT": "0"}
+        self.env = os.environ | {"APP_IMAGE": image} | ports
+
+    def published(self, service: str, port: int) -> tuple[str, int]:
+        """The host address `service`'s `port` is published on."""
+        host, _, published = self.compose("port", service, str(port)).stdout.strip().rpartition(":")
+        return host, int(published)
 
     def compose(self, *args: str, check: bool = True) -> Any:
         compose = shutil.which("docker-compose") or "docker-compose"
@@ -109,11 +116,18 @@ def test_stack_comes_up_healthy_after_one_migration_and_goes_down_without_a_trac
 
         assert migrate["HostConfig"]["ReadonlyRootfs"]
         assert app["HostConfig"]["ReadonlyRootfs"]
-        port = running.compose("port", "app", "8000").stdout.strip().rsplit(":", 1)[1]
-        base_url = f"http://127.0.0.1:{port}"
+        host, port = running.published("app", 8000)
+        base_url = f"http://{host}:{port}"
         assert answers_ok(f"{base_url}/health/ready")
         if variant.answer("example_api"):
             ticket_round_trip(base_url)
+
+        # The servers are published on loopback, where `.env`'s URLs point.
+        servers = [("postgres", 5432)] + ([("redis", 6379)] if variant.answer("use_cache") else [])
+        for service, server_port in servers:
+            address = running.published(service, server_port)
+            assert address[0] == "127.0.0.1", address
+            socket.create_connection(address, timeout=5).close()
 
         # SIGTERM (what `docker stop` and Kubernetes send) ends the server cleanly, well in time.
         running.compose("stop", "--timeout", "20", "app")
