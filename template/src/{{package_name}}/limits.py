@@ -2,8 +2,8 @@
 
 Bodies are read here, before routing: more than `MAX_BODY_BYTES` is refused with 413 as soon
 as the `Content-Length` or the bytes received so far exceed it, so nothing oversize is parsed.
-A JSON body must be UTF-8 and hold no NaN/Infinity, no number that overflows a float, no lone
-surrogate and no duplicate key (the rule: duplicates are an error, never "last one wins").
+A JSON body must be UTF-8 (no BOM) and hold no NaN/Infinity, no number that overflows a float,
+no lone surrogate and no duplicate key (the rule: duplicates are an error, never "last one wins").
 Offenders get the shape of any validation error (400 when the body is not JSON, else 422),
 naming where the problem is. (A body sent as another media type is errors.py's: 415.)
 """
@@ -123,6 +123,11 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def json_problem(body: bytes) -> dict[str, Any] | None:
     """The first problem in a JSON body, as a validation error item, or None if it is sound."""
+    # FastAPI's parser also takes UTF-16, UTF-32 and a UTF-8 BOM, which the checks below would
+    # not see through (a duplicate key sent as UTF-16 won): JSON is UTF-8, without a BOM.
+    if json.detect_encoding(body) != "utf-8":
+        message = "Body is not UTF-8 (a BOM, UTF-16 or UTF-32): send JSON as UTF-8"
+        return _error("json_invalid", ("body", 0), message, None)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
