@@ -101,15 +101,23 @@ def external(kind: Kind, url: str, where: str) -> Server:
     )
 
 
+def unknown_source(word: str, setting: str) -> str | None:
+    """What is wrong with `word` as a source ("" is none given), or None if nothing is."""
+    word = word.strip().lower()
+    if not word or word in SOURCES or word in RENAMED:
+        return None
+    return f"{setting}={word!r} is not one of {', '.join(SOURCES)}: fix or unset it"
+
+
 def normalize_source(word: str, setting: str) -> str:
     """`word` as one of SOURCES; `setting` names where it came from, for the error message."""
+    if problem := unknown_source(word, setting):
+        raise ServerError(problem)
     word = word.strip().lower()
     if word in RENAMED:
         # Said, not warned: the test suites turn warnings into errors.
         print(f"{setting}={word} is now called {RENAMED[word]}: use that", file=sys.stderr)
         return RENAMED[word]
-    if word not in SOURCES:
-        raise ServerError(f"{setting}={word!r} is not one of {', '.join(SOURCES)}: fix or unset it")
     return word
 
 
