@@ -2,6 +2,7 @@
 out without losing capacity, run locked down, keep secrets by reference, and run the real image."""
 
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,11 @@ POSTGRES_MAX_CONNECTIONS = 100
 
 def built(project: Project) -> dict[str, dict[str, Any]]:
     """`kubectl kustomize` output (what `kubectl apply -k` sends), by kind."""
-    manifests = command(["kubectl", "kustomize", str(project.path / "kubernetes")]).stdout
+    return built_from(project.path / "kubernetes")
+
+
+def built_from(folder: Path) -> dict[str, dict[str, Any]]:
+    manifests = command(["kubectl", "kustomize", str(folder)]).stdout
     return {doc["kind"]: doc for doc in yaml.safe_load_all(manifests)}
 
 
@@ -76,6 +81,8 @@ def test_every_manifest_validates_for_the_stated_kubernetes_version(
     manifests = sorted(path.name for path in folder.glob("*.yaml"))
     # Every file is applied: none forgotten by the kustomization, none it names missing.
     assert sorted([*kustomization["resources"], "kustomization.yaml"]) == manifests
+    (settings,) = kustomization["configMapGenerator"]
+    assert (folder / settings["envs"][0]).is_file()
 
     output = tmp_path / "built.yaml"
     output.write_text(command(["kubectl", "kustomize", str(folder)]).stdout)
@@ -94,7 +101,7 @@ def test_deployment_rolls_out_without_losing_capacity(
     deployment = manifests["Deployment"]["spec"]
     (container,) = pod_spec(manifests, "Deployment")["containers"]
 
-    assert deployment["replicas"] >= 2
+    assert "replicas" not in deployment  # the autoscaler's to set; an apply would reset it
     assert deployment["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
     assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
@@ -115,10 +122,34 @@ def test_deployment_rolls_out_without_losing_capacity(
         manifests["PodDisruptionBudget"]["spec"],
     )
     assert hpa["scaleTargetRef"]["name"] == manifests["Deployment"]["metadata"]["name"]
-    assert hpa["minReplicas"] == deployment["replicas"]
+    assert hpa["minReplicas"] >= 2
     assert pdb["minAvailable"] < hpa["minReplicas"]  # a node can still be drained
     pool = int(config["DATABASE_POOL_SIZE"]) + int(config["DATABASE_MAX_OVERFLOW"])
     assert hpa["maxReplicas"] * pool < POSTGRES_MAX_CONNECTIONS
+
+
+@pytest.mark.parametrize("variant", KUBERNETES, ids=ids(KUBERNETES))
+def test_a_changed_setting_rolls_the_pods_when_applied(
+    rendered: RenderedFn, tmp_path: Path, variant: Variant
+) -> None:
+    folder = tmp_path / "kubernetes"
+    shutil.copytree(rendered(variant).path / "kubernetes", folder)
+    before = built_from(folder)
+    settings = folder / "settings.env"
+    settings.write_text(settings.read_text().replace("LOG_LEVEL=INFO", "LOG_LEVEL=DEBUG"))
+
+    after = built_from(folder)
+
+    def config_ref(manifests: dict[str, dict[str, Any]]) -> str:
+        (container,) = pod_spec(manifests, "Deployment")["containers"]
+        (source,) = container["envFrom"]
+        name: str = source["configMapRef"]["name"]
+        assert name == manifests["ConfigMap"]["metadata"]["name"]
+        return name
+
+    assert after["ConfigMap"]["data"]["LOG_LEVEL"] == "DEBUG"
+    # A new pod template: the Deployment rolls its pods onto the new settings.
+    assert config_ref(after) != config_ref(before)
 
 
 @pytest.mark.parametrize("variant", KUBERNETES, ids=ids(KUBERNETES))
