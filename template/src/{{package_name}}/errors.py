@@ -222,6 +222,7 @@ class UnhandledErrorMiddleware:
 # Documented on every operation: what any request may answer besides its own responses.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": InvalidBody, "description": "Request body is not JSON (malformed, not UTF-8)"},
+    408: {"model": ErrorDetail, "description": "Request body slower than BODY_TIMEOUT_SECONDS"},
     413: {"model": ErrorDetail, "description": "Request body larger than MAX_BODY_BYTES"},
     415: {"model": ErrorDetail, "description": "Request body sent as another media type than JSON"},
     503: {"model": ErrorDetail, "description": "The database is unavailable; see Retry-After"},

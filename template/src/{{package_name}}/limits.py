@@ -1,13 +1,17 @@
-"""Request bodies: a size limit, and JSON held to rules Python's parser does not enforce.
+"""Request bodies: a size limit, a time limit, and JSON held to rules Python's parser does not
+enforce.
 
 Bodies are read here, before routing: more than `MAX_BODY_BYTES` is refused with 413 as soon
 as the `Content-Length` or the bytes received so far exceed it, so nothing oversize is parsed.
+A body not received within `BODY_TIMEOUT_SECONDS` is refused with 408: a client that stalls
+mid-body would otherwise hold its connection and buffered bytes for as long as it likes.
 A JSON body must be UTF-8 (no BOM) and hold no NaN/Infinity, no number that overflows a float,
 no lone surrogate and no duplicate key (the rule: duplicates are an error, never "last one wins").
 Offenders get the shape of any validation error (400 when the body is not JSON, else 422),
 naming where the problem is. (A body sent as another media type is errors.py's: 415.)
 """
 
+import asyncio
 import json
 import math
 import re
@@ -31,9 +35,10 @@ class BodyTooLarge(Exception):
 
 
 class BodyGuardMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_timeout_seconds: float) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_seconds = body_timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,9 +52,13 @@ class BodyGuardMiddleware:
             await self._too_large(scope, receive, send)
             return
         try:
-            body = await self._read(receive)
+            async with asyncio.timeout(self.body_timeout_seconds):
+                body = await self._read(receive)
         except BodyTooLarge:
             await self._too_large(scope, receive, send)
+            return
+        except TimeoutError:
+            await self._too_slow(scope, receive, send)
             return
         content_type = headers.get("content-type")
         # FastAPI parses a body without content type as JSON unless its `strict_content_type`
@@ -84,6 +93,16 @@ class BodyGuardMiddleware:
             "send a smaller one"
         )
         response = JSONResponse({"detail": detail}, status_code=413)
+        await response(scope, receive, send)
+
+    async def _too_slow(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = (
+            f"Request body did not arrive within {self.body_timeout_seconds:g} s "
+            "(BODY_TIMEOUT_SECONDS): send it at once"
+        )
+        # The rest of the body may still come: this connection cannot carry another request.
+        headers = {"Connection": "close"}
+        response = JSONResponse({"detail": detail}, status_code=408, headers=headers)
         await response(scope, receive, send)
 
 
