@@ -7,6 +7,7 @@ import asyncpg
 from sqlalchemy import MetaData, event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
 
 from .settings import Settings
 
@@ -56,6 +57,26 @@ def create_engine(settings: Settings, *, pool_pre_ping: bool = True) -> AsyncEng
             "command_timeout": statement_timeout,
             # Server side: a slow query is cancelled by Postgres itself, freeing its backend.
             "server_settings": {"statement_timeout": str(int(statement_timeout * 1000))},
+        },
+    )
+
+
+def create_migration_engine(settings: Settings) -> AsyncEngine:
+    """Alembic's engine. No statement timeout: a backfill or an index build may take minutes,
+    where a request's query may take seconds. A lock timeout instead: a migration queued behind a
+    long transaction for a table's lock would queue every query on that table behind itself; it
+    fails, and is run again, rather than stall the service."""
+    lock_timeout = settings.migration_lock_timeout_seconds
+    return create_async_engine(
+        settings.database_url,
+        poolclass=NullPool,
+        connect_args={
+            "timeout": settings.database_connect_timeout_seconds,
+            "command_timeout": None,
+            "server_settings": {
+                "statement_timeout": "0",
+                "lock_timeout": str(int(lock_timeout * 1000)),
+            },
         },
     )
 
