@@ -1,7 +1,7 @@
 """The release record (RELEASES.toml): which commit is which template version, and the git tags
 made from it.
 
-    uv run python -m tests.releases list     # version, commit, tag present?
+    uv run python -m tests.releases list     # version, commit, tag state; tags not recorded
     uv run python -m tests.releases record   # record HEAD as the version pyproject.toml names
     uv run python -m tests.releases tag      # create the missing `v<version>` tags from the record
 """
@@ -12,9 +12,16 @@ import sys
 import tomllib
 from pathlib import Path
 
+from packaging.version import InvalidVersion, Version
+
 ROOT = Path(__file__).resolve().parent.parent
 RECORD = ROOT / "RELEASES.toml"
-CHANGELOG_HEADING = re.compile(r"^## (\d+\.\d+\.\d+)\s*$", re.MULTILINE)
+# `## 0.3.0`, `## 0.3.0rc1`: PEP 440 release, pre-release, post- and dev-release segments.
+CHANGELOG_HEADING = re.compile(
+    r"^## (\d+\.\d+\.\d+(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?)\s*$", re.MULTILINE
+)
+# What a template's update result depends on: a release rendering like the work tree is no update.
+TEMPLATE_PATHS = ("template", "copier.yml", "hooks")
 
 
 class ReleaseError(Exception):
@@ -27,8 +34,11 @@ def recorded(record: Path = RECORD) -> dict[str, str]:
     return dict(sorted(releases.items(), key=lambda item: version_key(item[0])))
 
 
-def version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
+def version_key(version: str) -> Version:
+    try:
+        return Version(version)
+    except InvalidVersion:
+        raise ReleaseError(f"{version!r} is not a PEP 440 version (e.g. 0.3.0, 0.3.0rc1)") from None
 
 
 def tag_name(version: str) -> str:
@@ -54,17 +64,16 @@ def git(repo: Path, *args: str) -> str:
 
 def tag(repo: Path, releases: dict[str, str]) -> list[str]:
     """Create `v<version>` for every recorded release that lacks it; returns the tags created.
-    An existing tag on another commit is an error, never moved."""
+    An existing tag on another commit is an error, never moved; so is an uncommitted record."""
+    if git(repo, "status", "--porcelain", "--", RECORD.name):
+        raise ReleaseError(
+            f"{RECORD.name} has uncommitted changes: commit the record first, so that every tag "
+            "is made from a record the repository keeps"
+        )
     created = []
     for version, commit in releases.items():
         name = tag_name(version)
-        existing = subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", f"refs/tags/{name}^{{commit}}"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
+        existing = tagged_commit(repo, name)
         if existing == commit:
             continue
         if existing:
@@ -75,6 +84,40 @@ def tag(repo: Path, releases: dict[str, str]) -> list[str]:
         git(repo, "tag", "--annotate", "--message", f"Template version {version}", name, commit)
         created.append(name)
     return created
+
+
+def tagged_commit(repo: Path, name: str) -> str:
+    """The commit tag `name` points at; "" when there is no such tag."""
+    return subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"refs/tags/{name}^{{commit}}"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+
+
+def listing(repo: Path, releases: dict[str, str]) -> list[str]:
+    """One line per recorded release with its tag's state, then the `v*` tags the record lacks
+    (copier would offer them as versions)."""
+    lines = []
+    for version, commit in releases.items():
+        existing = tagged_commit(repo, tag_name(version))
+        state = "tagged" if existing == commit else f"tag on {existing}" if existing else "untagged"
+        lines.append(f"{tag_name(version)} {commit} {state}")
+    recorded_tags = {tag_name(version) for version in releases}
+    stray = [name for name in git(repo, "tag", "--list", "v*").split() if name not in recorded_tags]
+    lines += [f"{name} {tagged_commit(repo, name)} not in {RECORD.name}" for name in stray]
+    return lines
+
+
+def renders_like_the_work_tree(repo: Path, commit: str) -> bool:
+    """The template at `commit` is the work tree's (tracked changes and new files included)."""
+    paths = ["--", *TEMPLATE_PATHS]
+    changed = subprocess.run(["git", "diff", "--quiet", commit, *paths], cwd=repo, check=False)
+    return changed.returncode == 0 and not git(
+        repo, "ls-files", "--others", "--exclude-standard", *paths
+    )
 
 
 def throwaway_clone(source: Path, destination: Path) -> Path:
@@ -99,8 +142,10 @@ def record(repo: Path, record_file: Path = RECORD) -> str:
     if git(repo, "status", "--porcelain", "--untracked-files=no"):
         raise ReleaseError("the work tree has uncommitted changes: commit the release first")
     commit = git(repo, "rev-parse", "HEAD")
-    with record_file.open("a") as file:
-        file.write(f'"{version}" = "{commit}"\n')
+    text = record_file.read_text()
+    separator = "" if not text or text.endswith("\n") else "\n"
+    record_file.write_text(f'{text}{separator}"{version}" = "{commit}"\n')
+    recorded(record_file)  # still parses, with the new entry
     return f"{version} = {commit}"
 
 
@@ -113,8 +158,7 @@ def main(argv: list[str]) -> int:
         elif command == "record":
             print(f"recorded {record(ROOT)}; commit RELEASES.toml, then run `tag`")
         elif command == "list":
-            for version, commit in recorded().items():
-                print(f"{tag_name(version)} {commit}")
+            print("\n".join(listing(ROOT, recorded())))
         else:
             print(f"unknown command {command!r}: use list, record or tag", file=sys.stderr)
             return 2

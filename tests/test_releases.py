@@ -14,8 +14,10 @@ from .releases import (
     changelog_versions,
     current_version,
     git,
+    listing,
     record,
     recorded,
+    renders_like_the_work_tree,
     tag,
     tag_name,
     throwaway_clone,
@@ -69,25 +71,58 @@ def test_tag_creates_the_recorded_tags_once_and_never_moves_one(tmp_path: Path) 
         tag(clone, RELEASES)
 
 
+def commit_all(clone: Path, message: str) -> None:
+    git(clone, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qam", message)
+
+
 def test_cutting_a_release_records_head_and_tags_it(tmp_path: Path) -> None:
+    # A release candidate, and a record file whose last line lacks its newline (an editor's).
     clone = throwaway_clone(ROOT, tmp_path / "clone")
     pyproject, changelog = clone / "pyproject.toml", clone / "CHANGELOG.md"
     pyproject.write_text(
-        pyproject.read_text().replace(f'version = "{current_version()}"', 'version = "9.0.0"')
+        pyproject.read_text().replace(f'version = "{current_version()}"', 'version = "9.0.0rc1"')
     )
-    with pytest.raises(ReleaseError, match=re.escape("CHANGELOG.md has no `## 9.0.0` section")):
-        record(clone, clone / RECORD.name)
-    changelog.write_text(changelog.read_text().replace("## ", "## 9.0.0\n\n- Next.\n\n## ", 1))
+    record_file = clone / RECORD.name
+    record_file.write_text(record_file.read_text().rstrip("\n"))
+    with pytest.raises(ReleaseError, match=re.escape("CHANGELOG.md has no `## 9.0.0rc1` section")):
+        record(clone, record_file)
+    changelog.write_text(changelog.read_text().replace("## ", "## 9.0.0rc1\n\n- Next.\n\n## ", 1))
     with pytest.raises(ReleaseError, match="uncommitted changes"):
-        record(clone, clone / RECORD.name)
-    git(clone, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qam", "9.0.0")
+        record(clone, record_file)
+    commit_all(clone, "9.0.0rc1")
     release_commit = git(clone, "rev-parse", "HEAD")
 
-    record(clone, clone / RECORD.name)
+    record(clone, record_file)
 
-    releases = recorded(clone / RECORD.name)
-    assert releases == RELEASES | {"9.0.0": release_commit}
-    assert tag(clone, releases) == ["v9.0.0"]
-    assert git(clone, "rev-parse", "v9.0.0^{commit}") == release_commit
-    with pytest.raises(ReleaseError, match=re.escape("9.0.0 is already recorded")):
-        record(clone, clone / RECORD.name)
+    releases = recorded(record_file)
+    assert releases == RELEASES | {"9.0.0rc1": release_commit}
+    with pytest.raises(ReleaseError, match=f"{RECORD.name} has uncommitted changes"):
+        tag(clone, releases)  # a tag from a record that may never be committed
+    commit_all(clone, "Record 9.0.0rc1")
+    assert tag(clone, releases) == ["v9.0.0rc1"]
+    assert git(clone, "rev-parse", "v9.0.0rc1^{commit}") == release_commit
+    assert f"v9.0.0rc1 {release_commit} tagged" in listing(clone, releases)
+    with pytest.raises(ReleaseError, match=re.escape("9.0.0rc1 is already recorded")):
+        record(clone, record_file)
+
+
+def test_list_names_the_tags_the_record_lacks(tmp_path: Path) -> None:
+    clone = throwaway_clone(ROOT, tmp_path / "clone")
+    git(clone, "tag", "v0.0.9", "HEAD~1")
+
+    lines = listing(clone, RELEASES)
+
+    assert [line for line in lines if "v0.0.9" in line] == [
+        f"v0.0.9 {git(clone, 'rev-parse', 'HEAD~1')} not in {RECORD.name}"
+    ]
+
+
+def test_a_release_of_the_work_tree_is_not_an_update_source(tmp_path: Path) -> None:
+    # Right after a release is recorded, the work tree renders like it: nothing to update from.
+    clone = throwaway_clone(ROOT, tmp_path / "clone")
+    head = git(clone, "rev-parse", "HEAD")
+    assert renders_like_the_work_tree(clone, head)
+    assert not any(renders_like_the_work_tree(clone, commit) for commit in RELEASES.values())
+
+    (clone / "template" / "NEW.md").write_text("new\n")
+    assert not renders_like_the_work_tree(clone, head)

@@ -18,7 +18,14 @@ import pytest
 import yaml
 
 from .conftest import child_env, run
-from .releases import ROOT, current_version, recorded, tag_name, throwaway_clone
+from .releases import (
+    ROOT,
+    current_version,
+    recorded,
+    renders_like_the_work_tree,
+    tag_name,
+    throwaway_clone,
+)
 from .variants import BASE_ANSWERS
 
 GIT_ENV = child_env(
@@ -34,7 +41,13 @@ CANDIDATE = tag_name(
     current_version() if current_version() not in RELEASES else f"{current_version()}.post1.dev0"
 )
 # Projects are scaffolded at the last two releases: the update most projects take, and one more.
-UPDATE_FROM = [tag_name(version) for version in RELEASES][-2:]
+# Not at a release the work tree renders like (the newest, right after it is recorded): there is
+# nothing to update.
+UPDATE_FROM = [
+    tag_name(version)
+    for version, commit in RELEASES.items()
+    if not renders_like_the_work_tree(ROOT, commit)
+][-2:]
 # Never rendered by an update: the user owns them (.env by a copy-time task, uv.lock by uv).
 USER_OWNED = {Path(".env"), Path("uv.lock")}
 ANSWERS_FILE = Path(".copier-answers.yml")
@@ -208,10 +221,25 @@ def downgrade() -> None:
 '''
 TEAM_NOTES = "\n## Team notes\n\nOn call: the ticket squad.\n"
 PAGE_SIZE = ("le=100)] = 20", "le=100)] = 25")  # the user's change to a route
+TEAM_ROUTER = '''"""The team's own routes, registered in app.py."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/team", tags=["team"])
+
+
+@router.get("/on-call")
+async def on_call() -> dict[str, str]:
+    return {"squad": "tickets"}
+'''
+TEAM_IMPORT = "from .team import router as team_router\n"
+TEAM_INCLUDE = "    app.include_router(team_router)\n"
+TEAM_SETTING = '    team_squad: str = "tickets"\n'
 # Files where a release rewrote the lines next to a typical edit: the update marks the conflict,
-# with both versions, for the user to resolve. 0.3.0 rewrote the README's last section. (Its
-# tickets routes call a service now, but the edited route's parameters merge cleanly.)
-EXPECTED_CONFLICTS = {"v0.2.0": {"README.md"}}
+# with both versions, for the user to resolve. 0.3.0 rewrote the README's last section, app.py's
+# imports and the end of Settings. (Its tickets routes call a service now, but the edited route's
+# parameters merge cleanly.)
+EXPECTED_CONFLICTS = {"v0.2.0": {"README.md", "app.py", "settings.py"}}
 
 
 def resolve_as_a_user_would(path: Path, redo: Callable[[str], str]) -> None:
@@ -220,20 +248,44 @@ def resolve_as_a_user_would(path: Path, redo: Callable[[str], str]) -> None:
     path.write_text(redo(conflict.sub(r"\1", path.read_text())))
 
 
-def redo_user_edit(name: str) -> Callable[[str], str]:
-    if name == "README.md":
-        return lambda text: text + TEAM_NOTES
-    return lambda text: text.replace(*PAGE_SIZE)
+def register_team_router(text: str) -> str:
+    tickets_import, end = "from .tickets.router import", "    return app\n"
+    if TEAM_IMPORT not in text:
+        text = text.replace(tickets_import, TEAM_IMPORT + tickets_import)
+    if TEAM_INCLUDE not in text:
+        text = text.replace(end, TEAM_INCLUDE + end)
+    return text
+
+
+def add_team_setting(text: str) -> str:
+    return text if TEAM_SETTING in text else text.rstrip("\n") + "\n" + TEAM_SETTING
+
+
+def add_team_notes(text: str) -> str:
+    return text if text.endswith(TEAM_NOTES) else text + TEAM_NOTES
+
+
+# By file name: the user's edit, and a line of it that an update must never lose.
+USER_EDITS: dict[str, tuple[Callable[[str], str], str]] = {
+    "README.md": (add_team_notes, TEAM_NOTES.strip()),
+    "router.py": (lambda text: text.replace(*PAGE_SIZE), PAGE_SIZE[1]),
+    "app.py": (register_team_router, TEAM_INCLUDE.strip()),
+    "settings.py": (add_team_setting, TEAM_SETTING.strip()),
+}
 
 
 ENV_SETTING = "CACHE_TTL_SECONDS=120\n"
 
 
 def make_typical_user_edits(project: Path) -> set[Path]:
-    """A changed route, a model with its migration, a dependency added with `uv add`, team notes
-    in the README, a setting in .env. Returns the files the user touched."""
+    """A changed route, a router of the team's registered in app.py, a setting of its own, a
+    model with its migration, a dependency added with `uv add`, team notes in the README, a
+    setting in .env. Returns the files the user touched."""
     package = Path("src") / str(answers(project)["package_name"])
-    edit(project / package / "tickets/router.py", lambda s: s.replace(*PAGE_SIZE))
+    edit(project / package / "tickets/router.py", USER_EDITS["router.py"][0])
+    (project / package / "team.py").write_text(TEAM_ROUTER)
+    edit(project / package / "app.py", USER_EDITS["app.py"][0])
+    edit(project / package / "settings.py", USER_EDITS["settings.py"][0])
     (project / package / "venues.py").write_text(VENUE_MODEL)
     edit(
         project / package / "models.py",
@@ -244,12 +296,15 @@ def make_typical_user_edits(project: Path) -> set[Path]:
     )
     (project / "migrations/versions/0002_venues.py").write_text(VENUE_MIGRATION)
     run(["uv", "add", "--quiet", "orjson>=3.10"], cwd=project)
-    edit(project / "README.md", lambda s: s + TEAM_NOTES)
+    edit(project / "README.md", USER_EDITS["README.md"][0])
     edit(project / ".env", lambda s: s + ENV_SETTING)
     git(project, "add", "--all")
     git(project, "commit", "--quiet", "--message", "our work")
     return {
         package / "tickets/router.py",
+        package / "team.py",
+        package / "app.py",
+        package / "settings.py",
         package / "venues.py",
         package / "models.py",
         Path("migrations/versions/0002_venues.py"),
@@ -284,9 +339,9 @@ def test_update_keeps_user_work_and_brings_the_template_changes(
     marked = set(conflicts(project))
     assert marked == expected
     for path in marked:  # both versions are in the markers: nothing of the user's is lost
-        text = (project / path).read_text()
-        assert (TEAM_NOTES.strip() if path.name == "README.md" else PAGE_SIZE[1]) in text
-        resolve_as_a_user_would(project / path, redo_user_edit(path.name))
+        redo, mark = USER_EDITS[path.name]
+        assert mark in (project / path).read_text()
+        resolve_as_a_user_would(project / path, redo)
     updated = files(project)
     # Every answer carried over (a renamed question needs a `_migrations` step and its own test,
     # like the declined-cache one below); questions the candidate adds get their defaults.
@@ -305,6 +360,9 @@ def test_update_keeps_user_work_and_brings_the_template_changes(
         assert set(new[path].splitlines()) <= set(updated[path].splitlines()), path
     # The user's work is all still there.
     assert "le=100)] = 25" in updated[package / "tickets/router.py"]
+    assert updated[package / "team.py"] == TEAM_ROUTER
+    assert TEAM_INCLUDE in updated[package / "app.py"]
+    assert TEAM_SETTING in updated[package / "settings.py"]
     assert updated[package / "venues.py"] == VENUE_MODEL
     assert "from .venues import Venue" in updated[package / "models.py"]
     assert updated[Path("migrations/versions/0002_venues.py")] == VENUE_MIGRATION
@@ -343,13 +401,16 @@ def test_edit_to_a_line_the_template_changes_ends_in_conflict_markers(
     project = scaffold(template_repo, tmp_path / "project", release)
     scaffolded, new = files(project), candidate
     # The first line of a file both versions render that the candidate changes or drops.
-    path, line = next(
+    changed_lines = (
         (path, line)
         for path in sorted(set(scaffolded) & set(new) - USER_OWNED - {ANSWERS_FILE})
         if scaffolded[path] != new[path]
         for line in scaffolded[path].splitlines()
         if line.strip() and line not in new[path].splitlines()
     )
+    found = next(changed_lines, None)
+    assert found, f"the candidate changes no line of a file {release} renders: nothing to test"
+    path, line = found
     mine = f"{line}  # ours"
     edit(project / path, lambda s: s.replace(f"{line}\n", f"{mine}\n", 1))
     git(project, "commit", "--quiet", "--all", "--message", "our change")
