@@ -26,6 +26,7 @@ from .variants import (
     VARIANTS,
     Variant,
     ids,
+    questions,
 )
 
 # The names answers may not take (copier.yml's validators read it).
@@ -297,6 +298,34 @@ def test_a_variant_without_a_suite_renders_the_project_whose_suite_runs(
     def project_files(files: tuple[Path, ...]) -> list[Path]:
         return [path for path in files if path.parts[0] in parts]
 
-    assert project_files(ours.files) == project_files(theirs.files)
+    advice = (
+        f"{variant.id} renders the project differently from {covering.id}, whose suite it relies "
+        f"on: drop its `same_project_as` (its own suite then runs), or keep the difference out "
+        f"of {', '.join(parts)}"
+    )
+    assert project_files(ours.files) == project_files(theirs.files), advice
     for path in project_files(ours.files):
-        assert (ours.path / path).read_bytes() == (theirs.path / path).read_bytes(), path
+        assert (ours.path / path).read_bytes() == (theirs.path / path).read_bytes(), (
+            f"{path}: {advice}"
+        )
+
+
+def test_every_choice_and_switch_is_rendered_by_some_variant() -> None:
+    # A question (or a choice) no variant answers is rendered by no test.
+    offered = {
+        name: question.get("choices", [True, False])
+        for name, question in questions().items()
+        if "choices" in question or question.get("type") == "bool"
+    }
+    # Choices are a list of values or a mapping of labels to values.
+    offered = {
+        name: list(values.values()) if isinstance(values, dict) else values
+        for name, values in offered.items()
+    }
+    unrendered = [
+        f"{name}={value!r}"
+        for name, values in offered.items()
+        for value in values
+        if not any(variant.answer(name) == value for variant in VARIANTS)
+    ]
+    assert unrendered == [], "add a Variant to tests/variants.py that answers each of these"
