@@ -18,7 +18,7 @@ from jinja2.ext import Extension
 
 # Distribution and package names derived from answers stay this short, so every identifier built
 # from them fits its limit: Postgres database/role names (63 bytes, with prefixes such as
-# `test_gw12_`), compose project and volume names (`<slug>-dev-postgres`), Kubernetes names and
+# `dev_revision_7_`), compose project and volume names (`<slug>-dev-postgres`), Kubernetes names and
 # labels (63), environment variable prefixes.
 NAME_LIMIT = 40
 # An address as packaging metadata (RFC 5322 addr-spec, dot-atom form) takes it: ASCII, no quotes
