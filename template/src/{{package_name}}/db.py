@@ -35,6 +35,31 @@ DATABASE_FAILURES: tuple[type[Exception], ...] = (
     TimeoutError,
     OSError,
 )
+# What the server itself says when it cannot serve, whatever the statement (SQLSTATE class or
+# code; the driver's error reaches SQLAlchemy as a plain DBAPIError): the connection failed (08),
+# it is out of a resource such as connections (53), it is shutting down, crashed or starting
+# (57P01-57P03), a statement ran into the timeout (57014), it refused the login (28, e.g. a
+# rotated password). A restart or a full connection table is an outage, never a bug.
+OUTAGE_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03", "57014", "28")
+
+
+def is_outage(error: exc.DBAPIError) -> bool:
+    """The database could not serve, as opposed to a statement it refused (a bug or a conflict)."""
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    return error.connection_invalidated or sqlstate.startswith(OUTAGE_SQLSTATES)
+
+
+def driver_error(error: BaseException) -> BaseException:
+    """The driver's own error behind SQLAlchemy's wrappers (asyncpg's TooManyConnectionsError
+    rather than DBAPIError); `error` itself when it wraps none."""
+    orig = getattr(error, "orig", None)
+    return getattr(orig, "__cause__", None) or orig or error
+
+
+def describe(error: BaseException) -> str:
+    """E.g. `TooManyConnectionsError: sorry, too many clients already`."""
+    cause = driver_error(error)
+    return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else 'no answer'}"
 
 
 class Base(DeclarativeBase):
@@ -91,11 +116,9 @@ class DatabaseOutage:
     def failed(self, error: BaseException) -> None:
         if self.down_since is None:
             self.down_since = time.monotonic()
-            cause = getattr(error, "orig", None) or error
             logger.warning(
-                "database unavailable (%s: %s); answering 503 until it answers again",
-                type(cause).__name__,
-                str(cause)[:200],
+                "database unavailable (%s); answering 503 until it answers again",
+                describe(error)[:200],
             )
 
     def _answered(self, *_: object) -> None:

@@ -18,14 +18,14 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .asgi import WatchedSend
-from .db import DATABASE_FAILURES, DatabaseOutage
+from .db import DATABASE_FAILURES, DatabaseOutage, is_outage
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +185,15 @@ async def data_conflict(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(status_code=409, content={"detail": detail})
 
 
+async def database_error(request: Request, error: Exception) -> JSONResponse:
+    """What the driver raised as a plain DBAPIError: an outage (a restart, no free connection, a
+    refused login) is a 503 like any other; anything else is a bug."""
+    assert isinstance(error, DBAPIError)
+    if not is_outage(error):
+        raise error
+    return await database_unavailable(request, error)
+
+
 async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
     outage: DatabaseOutage = request.app.state.resources.database_outage
     outage.failed(error)
@@ -235,4 +244,5 @@ def install_error_handlers(app: FastAPI) -> None:
     for failure in DATABASE_FAILURES:
         app.add_exception_handler(failure, database_unavailable)
     app.add_exception_handler(IntegrityError, data_conflict)
+    app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(DomainError, domain_error)
