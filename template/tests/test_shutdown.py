@@ -20,6 +20,15 @@ def test_readiness_turns_503_on_sigterm(shutdown_run: ShutdownRun) -> None:
     }
 
 
+def test_after_the_delay_no_new_connection_is_taken_and_kept_alive_ones_close(
+    shutdown_run: ShutdownRun,
+) -> None:
+    # Else under steady traffic the server is never idle: it would serve to the end of the grace
+    # period, then cut what it had just taken.
+    assert shutdown_run.new_connection in {"ConnectionRefusedError", "closed"}
+    assert shutdown_run.kept_alive == b""  # closed by the server, not left for one more request
+
+
 def test_a_request_in_flight_finishes_within_the_grace_period(shutdown_run: ShutdownRun) -> None:
     # Answered in full after the signal: its body was read and routed (no such path: 404).
     assert shutdown_run.finished.startswith(b"HTTP/1.1 404 "), shutdown_run.finished
@@ -33,7 +42,7 @@ def test_then_the_rest_is_cut_and_resources_close(shutdown_run: ShutdownRun) -> 
         f"SIGTERM: readiness is 503; 2 request(s) in flight get up to {SHUTDOWN_GRACE_SECONDS:g}s "
         "to finish",
         '"POST /drain-probe HTTP/1.1" 404',
-        "request still running after the grace period: cancelled",
+        "request still running after the grace period: cancelled: POST /drain-probe",
         '"POST /drain-probe HTTP/1.1" 503',
         "resources closed",
         "Application shutdown complete",

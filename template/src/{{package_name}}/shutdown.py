@@ -2,11 +2,14 @@
 
 On SIGTERM: readiness answers 503 at once (the orchestrator stops routing here) while new
 requests are still served for `SHUTDOWN_DELAY_SECONDS` (a balancer polling readiness needs that
-long to notice), then requests in flight get `SHUTDOWN_GRACE_SECONDS` to finish, then the server's
-own SIGTERM handling stops it and the lifespan closes the resources.
+long to notice). Then the server's own shutdown begins: it takes no new connection and closes
+each kept-alive one after its response (under steady traffic, waiting for a moment with nothing
+in flight never ends), requests in flight get `SHUTDOWN_GRACE_SECONDS` to finish, the rest are cut
+(503 if not answered yet), and the lifespan closes the resources.
 """
 
 import asyncio
+import contextvars
 import logging
 import signal
 from collections.abc import Callable, Iterator
@@ -33,7 +36,8 @@ class Drain:
         self.grace_seconds = grace_seconds
         self.delay_seconds = delay_seconds
         self.draining = False
-        self.in_flight: set[asyncio.Task[object]] = set()
+        # Each request in flight, by its task: "METHOD /path", for the log if it is cut.
+        self.in_flight: dict[asyncio.Task[object], str] = {}
         self.idle = asyncio.Event()
         self.idle.set()
         self.cut: set[asyncio.Task[object]] = set()
@@ -58,7 +62,11 @@ class Drain:
                 server_handler(sig, frame)
                 return
             self.draining = True
-            loop.call_soon_threadsafe(self._start_finishing, server_handler, sig)
+            # A context of its own: the signal arrives in whatever request's context is current,
+            # and the drain's log lines must not carry that request's id.
+            loop.call_soon_threadsafe(
+                self._start_finishing, server_handler, sig, context=contextvars.Context()
+            )
 
         signal.signal(signal.SIGTERM, begin)
         try:
@@ -77,13 +85,13 @@ class Drain:
             self.grace_seconds,
         )
         await asyncio.sleep(self.delay_seconds)
+        server_handler(sig, None)
         with suppress(TimeoutError):
             await asyncio.wait_for(self.idle.wait(), self.grace_seconds)
-        for task in self.in_flight:
-            logger.warning("request still running after the grace period: cancelled")
+        for task, request in self.in_flight.items():
+            logger.warning("request still running after the grace period: cancelled: %s", request)
             self.cut.add(task)
             task.cancel()
-        server_handler(sig, None)
 
 
 class CountInFlight:
@@ -99,7 +107,7 @@ class CountInFlight:
         if scope["type"] != "http" or task is None or scope["path"].startswith("/health/"):
             await self.app(scope, receive, send)
             return
-        self.drain.in_flight.add(task)
+        self.drain.in_flight[task] = f"{scope['method']} {scope['path']}"
         self.drain.idle.clear()
         watched = WatchedSend(send)
         try:
@@ -113,6 +121,6 @@ class CountInFlight:
                 await SHUTTING_DOWN(scope, receive, send)
         finally:
             self.drain.cut.discard(task)
-            self.drain.in_flight.discard(task)
+            self.drain.in_flight.pop(task, None)
             if not self.drain.in_flight:
                 self.drain.idle.set()
