@@ -1,14 +1,18 @@
-"""Logging: one line per event with time, level, logger and the request id it belongs to.
+"""Logging: one line per event with time, level, logger and the request id it belongs to; as
+text, or as one JSON object per line (`LOG_FORMAT=json`) for log aggregators.
 
 `X-Request-ID` is taken from the request when it is a sane token, otherwise generated; it is
 returned on the response and stamped on every log line written while the request runs.
 """
 
+import json
 import logging
 import re
 import sys
 import uuid
 from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Literal
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,10 +32,30 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, a traceback in it as one field (a text traceback spans many
+    lines, which an aggregator splits into as many events)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"),
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+LogFormat = Literal["text", "json"]
+
+
+def configure_logging(level: str, log_format: LogFormat = "text") -> None:
     """Route every logger (uvicorn's included) to one stderr handler with one format."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(FORMAT))
     handler.addFilter(RequestIdFilter())
     handler.set_name("service")
     root = logging.getLogger()
