@@ -66,8 +66,15 @@ def configure_logging(level: str, log_format: LogFormat = "text") -> None:
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         server_logger = logging.getLogger(name)
+        if name == "uvicorn.access" and access_log_turned_off(server_logger):
+            continue
         server_logger.handlers.clear()
         server_logger.propagate = True
+
+
+def access_log_turned_off(access: logging.Logger) -> bool:
+    """`uvicorn --no-access-log` leaves its access logger without handlers, not propagating."""
+    return not access.handlers and not access.propagate
 
 
 class RequestIdMiddleware:
