@@ -43,10 +43,14 @@ DATABASE_FAILURES: tuple[type[Exception], ...] = (
 OUTAGE_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03", "57014", "28")
 
 
+def sqlstate(error: exc.DBAPIError) -> str:
+    """The server's SQLSTATE for the error, e.g. 23505; "" when the server sent none."""
+    return getattr(error.orig, "sqlstate", None) or ""
+
+
 def is_outage(error: exc.DBAPIError) -> bool:
     """The database could not serve, as opposed to a statement it refused (a bug or a conflict)."""
-    sqlstate = getattr(error.orig, "sqlstate", None) or ""
-    return error.connection_invalidated or sqlstate.startswith(OUTAGE_SQLSTATES)
+    return error.connection_invalidated or sqlstate(error).startswith(OUTAGE_SQLSTATES)
 
 
 def driver_error(error: BaseException) -> BaseException:
@@ -59,7 +63,8 @@ def driver_error(error: BaseException) -> BaseException:
 def describe(error: BaseException) -> str:
     """E.g. `TooManyConnectionsError: sorry, too many clients already`."""
     cause = driver_error(error)
-    return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else 'no answer'}"
+    message = str(cause).splitlines()
+    return f"{type(cause).__name__}: {message[0] if message else 'no answer'}"
 
 
 class Base(DeclarativeBase):

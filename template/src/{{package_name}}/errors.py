@@ -25,7 +25,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .asgi import WatchedSend
-from .db import DATABASE_FAILURES, DatabaseOutage, is_outage
+from .db import DATABASE_FAILURES, DatabaseOutage, driver_error, is_outage, sqlstate
 
 logger = logging.getLogger(__name__)
 
@@ -174,11 +174,11 @@ CONFLICTING_DATA = {
 
 async def data_conflict(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, IntegrityError)
-    problem = CONFLICTING_DATA.get(getattr(error.orig, "sqlstate", None) or "")
+    problem = CONFLICTING_DATA.get(sqlstate(error))
     if problem is None:
         raise error  # a NOT NULL or CHECK the API let through: a bug (UnhandledErrorMiddleware)
-    # asyncpg's error (the driver error's cause) names the constraint.
-    constraint = getattr(error.orig.__cause__, "constraint_name", None) if error.orig else None
+    # asyncpg's own error names the constraint.
+    constraint = getattr(driver_error(error), "constraint_name", None)
     detail = f"The request conflicts with the data: {problem}"
     if constraint:
         detail += f" ({safe_text(constraint)})"
