@@ -471,8 +471,9 @@ def test_edits_to_files_0_3_0_moved_are_kept_for_the_user_to_move(
     template_repo: Path, tmp_path: Path
 ) -> None:
     """0.3.0 moved `dev` to devtools/ and the fixtures out of tests/conftest.py (CHANGELOG: what
-    to do). The moved file is replaced, the user's edit stays in their pre-update commit; the
-    rewritten conftest holds the user's fixture for them to move."""
+    to do). Copier deletes the old file though the user edited it; their edit is left beside it
+    as a `.rej` diff, and files they did not edit go without one. The rewritten conftest holds
+    the user's fixture for them to move."""
     release = tag_name("0.2.0")
     project = scaffold(template_repo, tmp_path / "project", release)
     package = Path("src") / str(answers(project)["package_name"])
@@ -484,11 +485,17 @@ def test_edits_to_files_0_3_0_moved_are_kept_for_the_user_to_move(
 
     updated = files(project)
     assert Path("devtools/src/devtools/dev.py") in updated  # the new home arrived
-    # Copier removes a file the template dropped even when it was edited: the CHANGELOG says to
-    # re-apply the edit from the commit made before updating, which still has it.
     assert package / "dev.py" not in updated
-    before = git(project, "show", f"HEAD:{(package / 'dev.py').as_posix()}")
-    assert before.startswith(OUR_DEV_TWEAK)
+    # hooks/migrations/keep_edits_to_removed_files.py: the edit, as a diff against 0.2.0's file.
+    kept = updated[package / "dev.py.rej"]
+    assert kept.startswith(f"--- {(package / 'dev.py').as_posix()} (template {release})\n"), kept
+    assert f"\n+{OUR_DEV_TWEAK}" in kept
+    assert [line for line in kept.splitlines() if line.startswith(("+", "-"))][2:] == [
+        f"+{OUR_DEV_TWEAK.rstrip()}"
+    ]
+    # tests/services.py moved too, unedited: nothing is left for it.
+    assert Path("tests/services.py") not in updated
+    assert not [path for path in updated if path.suffix == ".rej" and path.stem != "dev.py"]
     # The rewritten conftest holds the user's fixture between conflict markers.
     conftest = updated[Path("tests/conftest.py")]
     assert CONFLICT.search(conftest), conftest
