@@ -2,13 +2,15 @@
 text, or as one JSON object per line (`LOG_FORMAT=json`) for log aggregators.
 
 `X-Request-ID` is taken from the request when it is a sane token, otherwise generated; it is
-returned on the response and stamped on every log line written while the request runs.
+returned on the response and stamped on every log line written while the request runs. The
+server's access line also gets the time the request took until its response started.
 """
 
 import json
 import logging
 import re
 import sys
+import time
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -23,13 +25,29 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
+ACCESS_LOGGER = "uvicorn.access"
+
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
+request_started: ContextVar[float | None] = ContextVar("request_started", default=None)
 
 
-class RequestIdFilter(logging.Filter):
+class RequestContextFilter(logging.Filter):
+    """Stamps the request id on every record, and the server's access line with `duration_ms`:
+    uvicorn writes it as the response starts, so it is the time to the first byte."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
+        started = request_started.get()
+        if record.name == ACCESS_LOGGER and started is not None:
+            record.duration_ms = round((time.perf_counter() - started) * 1000, 1)
         return True
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        duration = getattr(record, "duration_ms", None)
+        return line if duration is None else f"{line} {duration} ms"
 
 
 class JsonFormatter(logging.Formatter):
@@ -46,7 +64,22 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
+        entry |= access_fields(record)
         return json.dumps(entry, ensure_ascii=False)
+
+
+def access_fields(record: logging.LogRecord) -> dict[str, object]:
+    """The access line's parts as fields an aggregator can filter and chart on."""
+    if record.name != ACCESS_LOGGER or not isinstance(record.args, tuple):
+        return {}
+    fields: dict[str, object] = {}
+    # uvicorn's access line: '%s - "%s %s HTTP/%s" %d' % (client, method, path, version, status)
+    if len(record.args) == 5:
+        client, method, path, _, status = record.args
+        fields = {"client": client, "method": method, "path": path, "status": status}
+    if (duration := getattr(record, "duration_ms", None)) is not None:
+        fields["duration_ms"] = duration
+    return fields
 
 
 LogFormat = Literal["text", "json"]
@@ -55,8 +88,8 @@ LogFormat = Literal["text", "json"]
 def configure_logging(level: str, log_format: LogFormat = "text") -> None:
     """Route every logger (uvicorn's included) to one stderr handler with one format."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(FORMAT))
-    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter(FORMAT))
+    handler.addFilter(RequestContextFilter())
     handler.set_name("service")
     root = logging.getLogger()
     # Idempotent: building the app twice (tests, reloads) must not print every line twice.
@@ -64,9 +97,9 @@ def configure_logging(level: str, log_format: LogFormat = "text") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error", ACCESS_LOGGER):
         server_logger = logging.getLogger(name)
-        if name == "uvicorn.access" and access_log_turned_off(server_logger):
+        if name == ACCESS_LOGGER and access_log_turned_off(server_logger):
             continue
         server_logger.handlers.clear()
         server_logger.propagate = True
@@ -93,8 +126,9 @@ class RequestIdMiddleware:
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = current
             await send(message)
 
-        token = request_id.set(current)
+        token, started = request_id.set(current), request_started.set(time.perf_counter())
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
+            request_started.reset(started)
