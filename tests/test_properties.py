@@ -137,7 +137,12 @@ def test_accepted_answers_render_a_clean_project_holding_them(
         ruff(project, "format", "--check")
 
         about = constants(project / "src" / recorded["package_name"] / "about.py")
-        assert about == {"TITLE": data["project_name"], "DESCRIPTION": data["description"]}
+        assert about == {
+            "TITLE": data["project_name"],
+            "DESCRIPTION": data["description"],
+            "AUTHOR": data["author_name"],
+            "AUTHOR_EMAIL": data["author_email"],
+        }
 
         pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
         assert pyproject["project"]["name"] == recorded["project_slug"]

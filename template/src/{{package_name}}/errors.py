@@ -228,13 +228,21 @@ class UnhandledErrorMiddleware:
             await response(scope, receive, send)
 
 
-# Documented on every operation: what any request may answer besides its own responses.
+# What any request may answer besides its own responses; openapi.py leaves the body errors
+# to operations that take a body, and 422 to those that take input.
+BODY_ERROR_STATUSES = (400, 408, 413, 415)
+VALIDATION_STATUS = 422
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": InvalidBody, "description": "Request body is not JSON (malformed, not UTF-8)"},
     408: {"model": ErrorDetail, "description": "Request body slower than BODY_TIMEOUT_SECONDS"},
     413: {"model": ErrorDetail, "description": "Request body larger than MAX_BODY_BYTES"},
     415: {"model": ErrorDetail, "description": "Request body sent as another media type than JSON"},
-    503: {"model": ErrorDetail, "description": "The database is unavailable; see Retry-After"},
+    VALIDATION_STATUS: {"model": InvalidBody, "description": "Invalid input: one item per field"},
+    500: {"model": ErrorDetail, "description": "A bug: logged with the request id"},
+    503: {
+        "model": ErrorDetail,
+        "description": "The database is unavailable, or the server is shutting down",
+    },
 }
 
 

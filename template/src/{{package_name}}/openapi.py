@@ -1,0 +1,71 @@
+"""The OpenAPI document as client generators read it.
+
+Operation ids are the route functions' names (`list_tickets`, not `list_tickets_tickets_get`).
+Each operation lists the errors it can answer: the body errors only where it takes a body, the
+validation errors (one schema for 400 and 422) only where it takes input. Every answer documents
+the `X-Request-ID` it carries, and the 503s their `Retry-After`. The contact is the author.
+"""
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from .about import AUTHOR, AUTHOR_EMAIL
+from .errors import BODY_ERROR_STATUSES, VALIDATION_STATUS
+from .logs import REQUEST_ID_HEADER
+
+REQUEST_ID = {
+    "description": "The request's id, as sent if it was a sane token, else generated; in the logs",
+    "required": True,
+    "schema": {"type": "string"},
+}
+RETRY_AFTER = {
+    "description": "Seconds to wait before retrying",
+    "required": True,
+    "schema": {"type": "integer"},
+}
+ERROR_DETAIL = "#/components/schemas/ErrorDetail"
+
+
+def operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Refine the document FastAPI builds, once, when it is first asked for."""
+    build = app.openapi
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            refine(build())  # FastAPI keeps what it built in app.openapi_schema
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
+
+
+def refine(schema: dict[str, Any]) -> None:
+    # Not FastAPI(contact=...): it checks the email with email-validator, which the service
+    # does not otherwise need, and logs a warning without it.
+    schema["info"]["contact"] = {"name": AUTHOR, "email": AUTHOR_EMAIL}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses: dict[str, Any] = operation["responses"]
+            takes_body = "requestBody" in operation
+            if not takes_body:
+                for body_error in BODY_ERROR_STATUSES:
+                    responses.pop(str(body_error), None)
+                if not operation.get("parameters"):
+                    responses.pop(str(VALIDATION_STATUS), None)
+            for status, response in responses.items():
+                headers = response.setdefault("headers", {})
+                headers[REQUEST_ID_HEADER] = REQUEST_ID
+                if status == "503" and _schema_ref(response) == ERROR_DETAIL:
+                    headers["Retry-After"] = RETRY_AFTER
+
+
+def _schema_ref(response: dict[str, Any]) -> str | None:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    ref: str | None = schema.get("$ref")
+    return ref
