@@ -11,9 +11,15 @@ from .schemas import TicketCreate
 async def list_tickets(
     session: AsyncSession, *, limit: int, offset: int
 ) -> tuple[list[Ticket], int]:
-    total = await session.scalar(select(func.count()).select_from(Ticket))
-    rows = await session.scalars(select(Ticket).order_by(Ticket.id).limit(limit).offset(offset))
-    return list(rows), total or 0
+    """A page and the total, from one statement: the count rides on every row of the page. (A
+    count of its own would see rows committed after the page was read, in another round trip.)"""
+    total = func.count().over().label("total")
+    page = select(Ticket, total).order_by(Ticket.id).limit(limit).offset(offset)
+    rows = (await session.execute(page)).all()
+    if rows:
+        return [row.Ticket for row in rows], rows[0].total
+    # Past the last row: no row carries the count.
+    return [], await session.scalar(select(func.count()).select_from(Ticket)) or 0
 
 
 async def create_ticket(session: AsyncSession, data: TicketCreate) -> Ticket:
