@@ -1,10 +1,15 @@
 """hooks/lock.py: a broken project fails the copy loudly; an offline `uv lock` only warns and says
-what to run; on update it re-locks what changed and keeps the existing pins."""
+what to run; on update it re-locks what changed and keeps the existing pins. And a branch of the
+update migration that keeps edits to removed files."""
 
+import importlib.util
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 from .conftest import TEMPLATE_ROOT, child_env
 
@@ -125,3 +130,25 @@ def test_update_of_a_project_without_a_lock_creates_none(tmp_path: Path) -> None
 
     assert result.returncode == 0
     assert not (project / "uv.lock").exists()
+
+
+def load_hook(relative_path: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("hook", TEMPLATE_ROOT / "hooks" / relative_path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_kept_edits_never_overwrite_a_rej_file_the_user_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # test_update.py runs the migration in an update; this is the one branch an update there
+    # does not reach: the user's own .rej files, maybe git-ignored, where the edits would go.
+    keep_edits = load_hook("migrations/keep_edits_to_removed_files.py")
+    monkeypatch.chdir(tmp_path)
+    Path("dev.py.rej").write_text("the user's")
+    Path("dev.py.2.rej").write_text("the user's too")
+
+    assert keep_edits.free_name("dev.py") == Path("dev.py.3.rej")

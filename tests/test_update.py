@@ -464,6 +464,8 @@ def our_team() -> str:
     return "ticket squad"
 """
 OUR_DEV_TWEAK = "# ours: the team's dev tweak\n"
+# Not UTF-8 (a latin-1 é), and no newline at the end: the kept diff must carry both as they are.
+OUR_SERVICES_TAIL = b"\n# caf\xe9, ours"
 
 
 @pytest.mark.xdist_group("update")
@@ -471,13 +473,15 @@ def test_edits_to_files_0_3_0_moved_are_kept_for_the_user_to_move(
     template_repo: Path, tmp_path: Path
 ) -> None:
     """0.3.0 moved `dev` to devtools/ and the fixtures out of tests/conftest.py (CHANGELOG: what
-    to do). Copier deletes the old file though the user edited it; their edit is left beside it
-    as a `.rej` diff, and files they did not edit go without one. The rewritten conftest holds
-    the user's fixture for them to move."""
+    to do). Copier deletes the old files though the user edited them; each edit is left beside
+    its file as a `.rej` diff that git applies, and files they did not edit go without one. The
+    rewritten conftest holds the user's fixture for them to move."""
     release = tag_name("0.2.0")
     project = scaffold(template_repo, tmp_path / "project", release)
     package = Path("src") / str(answers(project)["package_name"])
     edit(project / package / "dev.py", lambda s: OUR_DEV_TWEAK + s)
+    services = project / "tests/services.py"
+    services.write_bytes(services.read_bytes() + OUR_SERVICES_TAIL)
     edit(project / "tests/conftest.py", lambda s: s + OUR_FIXTURE)
     git(project, "commit", "--quiet", "--all", "--message", "our dev and fixture changes")
 
@@ -486,16 +490,23 @@ def test_edits_to_files_0_3_0_moved_are_kept_for_the_user_to_move(
     updated = files(project)
     assert Path("devtools/src/devtools/dev.py") in updated  # the new home arrived
     assert package / "dev.py" not in updated
-    # hooks/migrations/keep_edits_to_removed_files.py: the edit, as a diff against 0.2.0's file.
+    # hooks/migrations/keep_edits_to_removed_files.py: each edit, as a diff against 0.2.0's file.
     kept = updated[package / "dev.py.rej"]
-    assert kept.startswith(f"--- {(package / 'dev.py').as_posix()} (template {release})\n"), kept
-    assert f"\n+{OUR_DEV_TWEAK}" in kept
+    assert kept.startswith(f"--- a/{(package / 'dev.py').as_posix()}\t(template {release})\n")
     assert [line for line in kept.splitlines() if line.startswith(("+", "-"))][2:] == [
         f"+{OUR_DEV_TWEAK.rstrip()}"
     ]
-    # tests/services.py moved too, unedited: nothing is left for it.
-    assert Path("tests/services.py") not in updated
-    assert not [path for path in updated if path.suffix == ".rej" and path.stem != "dev.py"]
+    kept_services = (project / "tests/services.py.rej").read_bytes()
+    assert kept_services.endswith(b"+# caf\xe9, ours\n\\ No newline at end of file\n")
+    for rejected in (package / "dev.py.rej", Path("tests/services.py.rej")):
+        # Exactly the user's edits: undone from the files they committed, git takes them.
+        git(project, "apply", "--cached", "--check", "--reverse", rejected.as_posix())
+    # tests/redis_service.py moved too, unedited: nothing is left for it.
+    assert Path("tests/redis_service.py") not in updated
+    assert sorted(path for path in updated if path.suffix == ".rej") == [
+        package / "dev.py.rej",
+        Path("tests/services.py.rej"),
+    ]
     # The rewritten conftest holds the user's fixture between conflict markers.
     conftest = updated[Path("tests/conftest.py")]
     assert CONFLICT.search(conftest), conftest

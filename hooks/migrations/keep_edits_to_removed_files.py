@@ -1,9 +1,11 @@
-"""After every update: keep the user's edits to files the new template version no longer has.
+"""After every update: keep the user's edits to files the update removed.
 
-Copier deletes a file the template dropped (or moved) even when the user edited it, and says
-nothing. For each file the update deleted, this renders the previous version as copier did and
-compares: an edited file leaves `<file>.rej`, the user's changes as a diff against that version,
-beside where it was, and a warning naming it. Unedited files go quietly, as copier meant.
+Copier deletes a file the new template version (or a changed answer) no longer renders even when
+the user edited it, and says nothing. For each file the update deleted, this renders the previous
+version as copier did and compares: an edited file leaves `<file>.rej`, the user's changes as a
+diff against that version (`git apply` and `patch -p1` take it), beside where it was, and a
+warning naming it. Unedited files go quietly, as copier meant. Nothing here fails the update:
+it has already been merged.
 
 Usage: keep_edits_to_removed_files.py ANSWERS_FILE, run in the project's directory after the
 merge (the work tree was clean before the update: copier refuses a dirty one, so HEAD holds
@@ -14,15 +16,20 @@ import difflib
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import copier
 import yaml
 
+# Bytes that are not UTF-8 go through unchanged, as they were in the user's file.
+ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
+
 
 def git(*args: str) -> str:
-    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
+    result = subprocess.run(["git", *args], capture_output=True, check=True)
+    return result.stdout.decode(**ENCODING)
 
 
 def deleted_by_the_update() -> list[str]:
@@ -54,49 +61,83 @@ def render_previous_version(answers: dict[str, Any], destination: Path) -> None:
 
 
 def user_edits(path: str, rendered: str, committed: str, version: str) -> str:
-    return "".join(
-        difflib.unified_diff(
-            rendered.splitlines(keepends=True),
-            committed.splitlines(keepends=True),
-            fromfile=f"{path} (template {version})",
-            tofile=f"{path} (yours, before the update)",
-        )
+    """A unified diff git and patch apply: a tab ends the path, and a last line without a
+    newline says so."""
+    lines = difflib.unified_diff(
+        rendered.splitlines(keepends=True),
+        committed.splitlines(keepends=True),
+        fromfile=f"a/{path}\t(template {version})",
+        tofile=f"b/{path}\t(yours, before the update)",
+    )
+    return "".join(_marking_missing_newlines(lines))
+
+
+def _marking_missing_newlines(lines: Iterable[str]) -> Iterator[str]:
+    for line in lines:
+        if line.endswith("\n"):
+            yield line
+        else:
+            yield f"{line}\n\\ No newline at end of file\n"
+
+
+def free_name(path: str) -> Path:
+    """`<file>.rej`, or `<file>.2.rej` and on if the user has one (maybe git-ignored)."""
+    candidate, number = Path(f"{path}.rej"), 1
+    while candidate.exists():
+        number += 1
+        candidate = Path(f"{path}.{number}.rej")
+    return candidate
+
+
+def keep_edits(path: str, rendered: Path, version: str) -> None:
+    edits = user_edits(path, rendered.read_text(**ENCODING), committed_text(path), version)
+    if not edits:
+        return
+    rejected = free_name(path)
+    rejected.write_text(edits, **ENCODING)
+    print(
+        f"warning: this update removed {path}, which you had edited (template {version} had it; "
+        f"the new version, or an answer you changed, does not). Your edits are in {rejected}, "
+        "a diff: if the template moved the file, its CHANGELOG says where; apply them there, "
+        "then delete the .rej file.",
+        file=sys.stderr,
     )
 
 
 def main(answers_file: str) -> int:
+    try:
+        keep_all_edits(answers_file)
+    except Exception as error:  # the update is merged already: warn, never fail it
+        print(f"warning: could not check the files this update removed: {error}", file=sys.stderr)
+    return 0
+
+
+def keep_all_edits(answers_file: str) -> None:
     deleted = deleted_by_the_update()
     if not deleted:
-        return 0
+        return
     answers = previous_answers(answers_file)
     version = str(answers.get("_commit", "before the update"))
     with tempfile.TemporaryDirectory(prefix="previous-template-") as scratch:
         try:
             render_previous_version(answers, Path(scratch))
-        except Exception as error:  # any failure here must not fail an update that succeeded
+        except Exception as error:  # the update is merged already: warn, never fail it
             print(
-                f"warning: could not render template {version} to check your edits to the files "
-                f"this update deleted ({', '.join(deleted)}): {error}. `git diff HEAD` lists "
-                "them; `git show HEAD:<file>` shows your version.",
+                f"warning: could not render template {version} ({str(error).rstrip('.')}), so "
+                "edits you made to the files this update removed are not saved beside them: "
+                f"{', '.join(deleted)}. Your versions are in the commit before the update: "
+                "`git show HEAD:./<file>` (`HEAD~1` once you commit the update).",
                 file=sys.stderr,
             )
-            return 0
+            return
         for path in deleted:
             rendered = Path(scratch, path)
             if not rendered.is_file():
                 continue  # not the template's: copier only deletes what it once rendered
-            edits = user_edits(path, rendered.read_text(), committed_text(path), version)
-            if not edits:
-                continue
-            rejected = Path(f"{path}.rej")
-            rejected.write_text(edits)
-            print(
-                f"warning: this template version no longer has {path}, which you had edited; "
-                f"your edits are in {rejected} (a diff against template {version}). The template's "
-                "CHANGELOG says where it went: apply them there, then delete the .rej file.",
-                file=sys.stderr,
-            )
-    return 0
+            try:
+                keep_edits(path, rendered, version)
+            except (OSError, subprocess.CalledProcessError) as error:
+                print(f"warning: could not keep your edits to {path}: {error}", file=sys.stderr)
 
 
 if __name__ == "__main__":
