@@ -23,18 +23,20 @@ NAMING_CONVENTION = {
 }
 
 # What a database that hangs, refuses connections or goes away raises through SQLAlchemy and
-# asyncpg: a timeout (statement, connect, pool checkout), a socket error, a dropped connection.
-# Errors in the SQL itself are not here: an IntegrityError is a conflict with the data (409) or a
-# bug (errors.py tells which), a ProgrammingError is a bug.
+# asyncpg: a timeout (statement, pool checkout), a dropped connection. Errors in the SQL itself
+# are not here: an IntegrityError is a conflict with the data (409) or a bug (errors.py tells
+# which), a ProgrammingError is a bug.
 DATABASE_FAILURES: tuple[type[Exception], ...] = (
     exc.OperationalError,
     exc.InterfaceError,
     exc.TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    TimeoutError,
-    OSError,
 )
+# What a connect that fails or times out raises unwrapped (asyncpg's connect is outside
+# SQLAlchemy's error translation); the service's own code raises them too, as bugs.
+UNWRAPPED_FAILURES: tuple[type[Exception], ...] = (TimeoutError, OSError)
+DRIVER_MODULES = ("asyncpg", "sqlalchemy")
 # What the server itself says when it cannot serve, whatever the statement (SQLSTATE class or
 # code; the driver's error reaches SQLAlchemy as a plain DBAPIError): the connection failed (08),
 # it is out of a resource such as connections (53), it is shutting down, crashed or starting
@@ -51,6 +53,17 @@ def sqlstate(error: exc.DBAPIError) -> str:
 def is_outage(error: exc.DBAPIError) -> bool:
     """The database could not serve, as opposed to a statement it refused (a bug or a conflict)."""
     return error.connection_invalidated or sqlstate(error).startswith(OUTAGE_SQLSTATES)
+
+
+def raised_by_the_driver(error: BaseException) -> bool:
+    """Whether the error came out of asyncpg or SQLAlchemy (a connect refused or timed out), not
+    out of the service's own code (a missing file, a timeout of its own: bugs)."""
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_globals.get("__name__", "").startswith(DRIVER_MODULES):
+            return True
+        frame = frame.tb_next
+    return False
 
 
 def driver_error(error: BaseException) -> BaseException:

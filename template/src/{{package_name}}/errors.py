@@ -25,7 +25,15 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .asgi import WatchedSend
-from .db import DATABASE_FAILURES, DatabaseOutage, driver_error, is_outage, sqlstate
+from .db import (
+    DATABASE_FAILURES,
+    UNWRAPPED_FAILURES,
+    DatabaseOutage,
+    driver_error,
+    is_outage,
+    raised_by_the_driver,
+    sqlstate,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +202,13 @@ async def database_error(request: Request, error: Exception) -> JSONResponse:
     return await database_unavailable(request, error)
 
 
+async def unwrapped_failure(request: Request, error: Exception) -> JSONResponse:
+    """A socket error or a timeout: the database's fault if the driver raised it, else a bug."""
+    if not raised_by_the_driver(error):
+        raise error
+    return await database_unavailable(request, error)
+
+
 async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
     outage: DatabaseOutage = request.app.state.resources.database_outage
     outage.failed(error)
@@ -251,6 +266,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     for failure in DATABASE_FAILURES:
         app.add_exception_handler(failure, database_unavailable)
+    for failure in UNWRAPPED_FAILURES:
+        app.add_exception_handler(failure, unwrapped_failure)
     app.add_exception_handler(IntegrityError, data_conflict)
     app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(DomainError, domain_error)

@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import logging
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from types import FrameType
@@ -51,7 +52,7 @@ class Drain:
         under pytest, signals are left alone.
         """
         installed = signal.getsignal(signal.SIGTERM)
-        if not callable(installed):
+        if not callable(installed) or threading.current_thread() is not threading.main_thread():
             yield
             return
         server_handler: SignalHandler = installed
