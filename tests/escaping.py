@@ -1,24 +1,16 @@
 """The template's escaping filters (hooks/extensions.py), loaded for checks that look for answers
 in rendered files."""
 
-import importlib.util
 from collections.abc import Callable
 from typing import cast
 
-from .conftest import TEMPLATE_ROOT
+from .helpers import load_hook
 
 CONTEXT_FILTERS = ("py_str", "toml_str", "yaml_str", "md")
 
 
 def _load_filters() -> dict[str, Callable[[str], str]]:
-    spec = importlib.util.spec_from_file_location(
-        "template_extensions", TEMPLATE_ROOT / "hooks" / "extensions.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return cast(dict[str, Callable[[str], str]], module.FILTERS)
+    return cast(dict[str, Callable[[str], str]], load_hook("extensions.py").FILTERS)
 
 
 FILTERS = _load_filters()

@@ -1,9 +1,13 @@
 """Helpers the template's tests (and benchmarks) share; fixtures are in conftest.py."""
 
 import importlib
+import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+HOOKS = Path(__file__).resolve().parent.parent / "hooks"
 
 
 def devtools_servers(project: Path, module: str = "") -> Any:
@@ -22,6 +26,16 @@ def server_kinds(with_redis: bool) -> list[Any]:
     if with_redis:
         kinds.append(importlib.import_module("devtools.servers.redis").REDIS)
     return kinds
+
+
+def load_hook(relative_path: str) -> ModuleType:
+    """A module of hooks/ (copier runs them as scripts; they are no package), for its functions."""
+    spec = importlib.util.spec_from_file_location(Path(relative_path).stem, HOOKS / relative_path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port(project: Path) -> int:

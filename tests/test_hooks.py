@@ -2,16 +2,15 @@
 what to run; on update it re-locks what changed and keeps the existing pins. And a branch of the
 update migration that keeps edits to removed files."""
 
-import importlib.util
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from .conftest import TEMPLATE_ROOT, child_env
+from .helpers import load_hook
 
 LOCK_HOOK = TEMPLATE_ROOT / "hooks" / "lock.py"
 PYPROJECT = """[project]
@@ -130,15 +129,6 @@ def test_update_of_a_project_without_a_lock_creates_none(tmp_path: Path) -> None
 
     assert result.returncode == 0
     assert not (project / "uv.lock").exists()
-
-
-def load_hook(relative_path: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hook", TEMPLATE_ROOT / "hooks" / relative_path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_kept_edits_never_overwrite_a_rej_file_the_user_has(
