@@ -27,6 +27,10 @@ import yaml
 ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
 
 
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def git(*args: str) -> str:
     result = subprocess.run(["git", *args], capture_output=True, check=True)
     return result.stdout.decode(**ENCODING)
@@ -95,12 +99,11 @@ def keep_edits(path: str, rendered: Path, version: str) -> None:
         return
     rejected = free_name(path)
     rejected.write_text(edits, **ENCODING)
-    print(
-        f"warning: this update removed {path}, which you had edited (template {version} had it; "
-        f"the new version, or an answer you changed, does not). Your edits are in {rejected}, "
-        "a diff: if the template moved the file, its CHANGELOG says where; apply them there, "
-        "then delete the .rej file.",
-        file=sys.stderr,
+    warn(
+        f"this update removed {path}, which you had edited (template {version} had it; the new "
+        f"version, or an answer you changed, does not). Your edits are in {rejected}, a diff: if "
+        "the template moved the file, its CHANGELOG says where; apply them there, then delete "
+        "the .rej file."
     )
 
 
@@ -108,7 +111,7 @@ def main(answers_file: str) -> int:
     try:
         keep_all_edits(answers_file)
     except Exception as error:  # the update is merged already: warn, never fail it
-        print(f"warning: could not check the files this update removed: {error}", file=sys.stderr)
+        warn(f"could not check the files this update removed: {error}")
     return 0
 
 
@@ -122,12 +125,11 @@ def keep_all_edits(answers_file: str) -> None:
         try:
             render_previous_version(answers, Path(scratch))
         except Exception as error:  # the update is merged already: warn, never fail it
-            print(
-                f"warning: could not render template {version} ({str(error).rstrip('.')}), so "
-                "edits you made to the files this update removed are not saved beside them: "
+            warn(
+                f"could not render template {version} ({str(error).rstrip('.')}), so edits you "
+                "made to the files this update removed are not saved beside them: "
                 f"{', '.join(deleted)}. Your versions are in the commit before the update: "
-                "`git show HEAD:./<file>` (`HEAD~1` once you commit the update).",
-                file=sys.stderr,
+                "`git show HEAD:./<file>` (`HEAD~1` once you commit the update)."
             )
             return
         for path in deleted:
@@ -137,7 +139,7 @@ def keep_all_edits(answers_file: str) -> None:
             try:
                 keep_edits(path, rendered, version)
             except (OSError, subprocess.CalledProcessError) as error:
-                print(f"warning: could not keep your edits to {path}: {error}", file=sys.stderr)
+                warn(f"could not keep your edits to {path}: {error}")
 
 
 if __name__ == "__main__":
