@@ -142,3 +142,117 @@ def test_kept_edits_never_overwrite_a_rej_file_the_user_has(
     Path("dev.py.2.rej").write_text("the user's too")
 
     assert keep_edits.free_name("dev.py") == Path("dev.py.3.rej")
+
+
+MERGE_HOOK = TEMPLATE_ROOT / "hooks" / "migrations" / "merge_dependency_conflicts.py"
+DEPENDENCIES = """[project]
+name = "merged"
+version = "0.1.0"
+dependencies = [
+{requirements}]
+
+[tool.ruff]
+line-length = {line_length}
+"""
+
+
+def pyproject_text(requirements: list[str], line_length: int = 100) -> str:
+    lines = "".join(f'    "{requirement}",\n' for requirement in requirements)
+    return DEPENDENCIES.format(requirements=lines, line_length=line_length)
+
+
+def conflicted_project(tmp_path: Path, base: str, ours: str, theirs: str) -> Path:
+    """A project whose pyproject.toml is unmerged as an update leaves it: markers in the file,
+    the previous template version at stage 1 of the index, the team's at 2, the new one's at 3."""
+
+    def git(*args: str, check: bool = True) -> None:
+        identity = ["-c", "user.name=Team", "-c", "user.email=team@example.com"]
+        subprocess.run(["git", *identity, *args], cwd=tmp_path, capture_output=True, check=check)
+
+    pyproject = tmp_path / "pyproject.toml"
+    git("init", "--quiet", "--initial-branch=team")
+    pyproject.write_text(base)
+    git("add", "pyproject.toml")
+    git("commit", "--quiet", "--message", "the previous template version")
+    git("switch", "--quiet", "--create", "template")
+    pyproject.write_text(theirs)
+    git("commit", "--quiet", "--all", "--message", "the new template version")
+    git("switch", "--quiet", "team")
+    pyproject.write_text(ours)
+    git("commit", "--quiet", "--all", "--message", "the team's work")
+    git("merge", "--quiet", "template", check=False)  # exits 1: the conflict
+    return tmp_path
+
+
+def unmerged(project: Path) -> str:
+    return subprocess.run(
+        ["git", "ls-files", "--unmerged"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout
+
+
+PREVIOUS = ["alembic>=1.13", "fastapi>=0.115", "pydantic-settings>=2.6", "uvicorn>=0.32"]
+RAISED = ["alembic>=1.13", "fastapi>=0.121", "pydantic-settings>=2.7", "uvicorn>=0.32"]
+# (the team's requirements, the new template's, what the merged list must be; None: left marked)
+DEPENDENCY_MERGES = {
+    "team-added-next-to-raised-bounds": (
+        [*PREVIOUS[:2], "orjson>=3.10", *PREVIOUS[2:]],
+        RAISED,
+        [*RAISED[:2], "orjson>=3.10", *RAISED[2:]],
+    ),
+    "template-dropped-one-team-added-one": (
+        [*PREVIOUS[:2], "orjson>=3.10", *PREVIOUS[2:]],
+        [PREVIOUS[0], "fastapi>=0.121", "httpx>=0.28", *PREVIOUS[3:]],
+        [PREVIOUS[0], "fastapi>=0.121", "httpx>=0.28", "orjson>=3.10", *PREVIOUS[3:]],
+    ),
+    "both-changed-one-package": (
+        [PREVIOUS[0], "fastapi>=0.118,<0.200", "orjson>=3.10", *PREVIOUS[2:]],
+        RAISED,
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "merged"), DEPENDENCY_MERGES.values(), ids=DEPENDENCY_MERGES.keys()
+)
+def test_dependency_conflicts_are_merged_package_by_package(
+    tmp_path: Path, ours: list[str], theirs: list[str], merged: list[str] | None
+) -> None:
+    project = conflicted_project(
+        tmp_path, pyproject_text(PREVIOUS), pyproject_text(ours), pyproject_text(theirs)
+    )
+    marked = (project / "pyproject.toml").read_text()
+    assert "<<<<<<< " in marked
+
+    result = subprocess.run(
+        [sys.executable, str(MERGE_HOOK)], cwd=project, capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    text = (project / "pyproject.toml").read_text()
+    if merged is None:  # a package both sides changed is the user's call: nothing is touched
+        assert text == marked
+        assert "both sides changed fastapi" in result.stderr
+        assert unmerged(project)
+    else:
+        assert tomllib.loads(text)["project"]["dependencies"] == merged
+        assert text == pyproject_text(merged)  # the rest of the file as it was
+        assert unmerged(project) == ""  # an ordinary change now, as copier leaves the others
+
+
+def test_a_conflict_outside_the_dependencies_is_left_to_the_user(tmp_path: Path) -> None:
+    project = conflicted_project(
+        tmp_path,
+        pyproject_text(PREVIOUS),
+        pyproject_text(PREVIOUS, line_length=120),
+        pyproject_text(PREVIOUS, line_length=88),
+    )
+    marked = (project / "pyproject.toml").read_text()
+
+    result = subprocess.run(
+        [sys.executable, str(MERGE_HOOK)], cwd=project, capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 0
+    assert (project / "pyproject.toml").read_text() == marked
+    assert result.stderr == ""  # copier's markers say it all
