@@ -33,7 +33,9 @@ class Project:
         self, *command: str, env: dict[str, str] | None = None, timeout: float = 600
     ) -> subprocess.CompletedProcess[str]:
         """Run a command in the project; a failure shows the command's whole output."""
-        return run(command, cwd=self.path, env=env, timeout=timeout)
+        return run(
+            command, cwd=self.path, env=(env or child_env()) | self.variant.uv_env, timeout=timeout
+        )
 
     @property
     def answers(self) -> dict[str, Any]:
@@ -111,7 +113,7 @@ def rendered(copie_session: Any, template: Path) -> Callable[[Variant], Project]
         # a download that cannot succeed (then the lock hook warns and the copy goes on). Copier
         # runs its tasks in plumbum's copy of the environment, not in os.environ.
         retries = {} if variant.installable else {"UV_HTTP_RETRIES": "0"}
-        with plumbum.local.env(**retries):
+        with plumbum.local.env(**retries, **variant.uv_env):
             result = copie_session.copy(extra_answers=variant.answers, template_dir=template)
         if result.exception is not None:
             pytest.fail(f"copier copy of {variant.id} failed: {result.exception!r}", pytrace=False)

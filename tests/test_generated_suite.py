@@ -1,9 +1,14 @@
 """Each installable variant runs its own generated test suite on real services."""
 
+import tomllib
+
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from .conftest import ExternalServices, Project, RenderedFn, child_env
-from .variants import DEFAULT, SUITES, Variant, ids
+from .variants import DEFAULT, LOWEST, SUITES, Variant, ids
 
 
 @pytest.mark.parametrize("variant", SUITES, ids=ids(SUITES))
@@ -27,6 +32,44 @@ def test_generated_suite_passes_on_real_services(
     assert " passed" in summary, result.stdout
     assert " failed" not in summary, result.stdout
     assert " error" not in summary, result.stdout
+
+
+def floors(project: Project) -> dict[str, Version]:
+    """The lowest version each requirement of the service, its dev tools and devtools allows."""
+    pyproject = tomllib.loads((project.path / "pyproject.toml").read_text())
+    devtools = tomllib.loads((project.path / "devtools/pyproject.toml").read_text())
+    listed = [
+        *pyproject["project"]["dependencies"],
+        *pyproject["dependency-groups"]["dev"],
+        *devtools["project"]["dependencies"],
+    ]
+    return {
+        canonicalize_name(requirement.name): Version(specifier.version)
+        for requirement in map(Requirement, listed)
+        for specifier in requirement.specifier
+        if specifier.operator == ">="
+    }
+
+
+@pytest.mark.parametrize("variant", LOWEST, ids=ids(LOWEST))
+def test_the_floors_are_the_versions_the_checks_pass_on(
+    installed: RenderedFn, variant: Variant
+) -> None:
+    # Its generated suite runs above, like every variant's; its lint and types run here.
+    project = installed(variant)
+    lock = tomllib.loads((project.path / "uv.lock").read_text())
+    locked = {package["name"]: Version(package["version"]) for package in lock["package"]}
+
+    # Each floor names a release line the lock holds (`>=3.6` may lock 3.6.1).
+    off_the_floor = {
+        name: f"floor {floor}, locked {locked[name]}"
+        for name, floor in floors(project).items()
+        if locked[name].release[: len(floor.release)] != floor.release
+    }
+    assert off_the_floor == {}
+    project.run("uv", "run", "--locked", "ruff", "check", ".")
+    project.run("uv", "run", "--locked", "ruff", "format", "--check", ".")
+    project.run("uv", "run", "--locked", "mypy")
 
 
 def test_the_slow_tests_run_with_each_answer_they_depend_on_both_ways() -> None:

@@ -59,6 +59,15 @@ class Variant:
     # `default`, `bare` (neither) and `worst-case-answers` (hostile names) cover them. Every
     # Docker variant's Dockerfile is still linted and its build context checked.
     builds_image: bool = False
+    # Lock the lowest version each direct requirement allows (uv's `lowest-direct`), so the
+    # floors in pyproject.toml are versions the suite, ruff and mypy pass on, not guesses.
+    lowest_versions: bool = False
+
+    @property
+    def uv_env(self) -> dict[str, str]:
+        """What every uv command in the project needs (a lock's resolution mode is checked by
+        `--locked`)."""
+        return {"UV_RESOLUTION": "lowest-direct"} if self.lowest_versions else {}
 
     @property
     def answers(self) -> dict[str, Any]:
@@ -84,6 +93,8 @@ VARIANTS = [
         slow_tests=True,
         builds_image=True,
     ),
+    # The default's project, locked at the floors its pyproject.toml names.
+    Variant("lowest-versions", services="external", lowest_versions=True),
     Variant("gitlab", {"ci_provider": "gitlab"}, same_project_as="default"),
     Variant("no-ci", {"ci_provider": "none"}, same_project_as="default"),
     Variant("no-docker", {"use_docker": False}, same_project_as="default"),
@@ -131,6 +142,7 @@ PYTHONS: list[str] = questions()["python_version"]["choices"]
 INSTALLABLE = [variant for variant in VARIANTS if variant.installable]
 # Each distinct project runs its generated suite once.
 SUITES = [variant for variant in INSTALLABLE if variant.same_project_as is None]
+LOWEST = [variant for variant in SUITES if variant.lowest_versions]
 BY_ID = {variant.id: variant for variant in VARIANTS}
 GITHUB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "github"]
 GITLAB = [variant for variant in VARIANTS if variant.answer("ci_provider") == "gitlab"]
