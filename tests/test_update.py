@@ -162,6 +162,12 @@ def requirements(project: Path) -> set[str]:
     return set(tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"])
 
 
+def dev_requirements(project: Path) -> list[str]:
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    listed: list[str] = pyproject["dependency-groups"]["dev"]
+    return listed
+
+
 def conflicts(project: Path) -> list[Path]:
     return sorted(
         path
@@ -275,12 +281,14 @@ USER_EDITS: dict[str, tuple[Callable[[str], str], str]] = {
 
 
 ENV_SETTING = "CACHE_TTL_SECONDS=120\n"
+# Next to pytest-asyncio, whose floor the template raised: git sees a conflict, uv would not.
+TEAM_DEV_TOOL = "pytest-timeout>=2.3"
 
 
 def make_typical_user_edits(project: Path) -> set[Path]:
     """A changed route, a router of the team's registered in app.py, a setting of its own, a
-    model with its migration, a dependency added with `uv add`, team notes in the README, a
-    setting in .env. Returns the files the user touched."""
+    model with its migration, a dependency and a dev tool added with `uv add`, team notes in the
+    README, a setting in .env. Returns the files the user touched."""
     package = Path("src") / str(answers(project)["package_name"])
     edit(project / package / "tickets/router.py", USER_EDITS["router.py"][0])
     (project / package / "team.py").write_text(TEAM_ROUTER)
@@ -296,6 +304,7 @@ def make_typical_user_edits(project: Path) -> set[Path]:
     )
     (project / "migrations/versions/0002_venues.py").write_text(VENUE_MIGRATION)
     run(["uv", "add", "--quiet", "orjson>=3.10"], cwd=project)
+    run(["uv", "add", "--quiet", "--dev", TEAM_DEV_TOOL], cwd=project)
     edit(project / "README.md", USER_EDITS["README.md"][0])
     edit(project / ".env", lambda s: s + ENV_SETTING)
     git(project, "add", "--all")
@@ -367,6 +376,7 @@ def test_update_keeps_user_work_and_brings_the_template_changes(
     assert "from .venues import Venue" in updated[package / "models.py"]
     assert updated[Path("migrations/versions/0002_venues.py")] == VENUE_MIGRATION
     assert "orjson>=3.10" in str(requirements(project))
+    assert TEAM_DEV_TOOL in dev_requirements(project)
     assert updated[Path("README.md")].endswith(TEAM_NOTES)
     # Secrets are never rewritten; locked versions stay unless the template changed their
     # requirement (the lock may gain what the template added).
