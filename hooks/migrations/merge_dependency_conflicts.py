@@ -2,7 +2,7 @@
 requirement, where the answer is clear.
 
 `uv add` puts a team's dependency in alphabetical order, usually next to one of the template's, so
-when a release raises the template's bound (`fastapi>=0.115` to `>=0.121`), git sees two edits
+when a release raises the template's bound (`fastapi>=0.115` to `>=0.132`), git sees two edits
 to neighbouring lines and leaves conflict markers. The project then does not parse and `uv lock`
 cannot refresh it. Compared by package, there is no conflict: the team added one, the template
 raised another.
@@ -37,7 +37,7 @@ PYPROJECT = "pyproject.toml"
 OURS, BASE, THEIRS, END = "<<<<<<< ", "||||||| ", "=======", ">>>>>>> "
 REQUIREMENT_LINE = re.compile(r'^\s*"(?P<requirement>[^"\\]+)",\s*(#.*)?$')
 ARRAY_START = re.compile(r"^\s*(?P<key>\"[^\"]+\"|[A-Za-z0-9_-]+)\s*=\s*\[\s*(#.*)?$")
-TABLE = re.compile(r"^\s*\[(?P<table>[^\[\]]+)\]\s*(#.*)?$")
+TABLE = re.compile(r"^\s*\[\[?(?P<table>[^\[\]]+)\]\]?\s*(#.*)?$")  # [table] or [[array.of.tables]]
 # The arrays that hold requirements, by table.
 DEPENDENCY_TABLES = {"project", "project.optional-dependencies", "dependency-groups"}
 
