@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 SOURCES = ("external", "docker", "embedded")
+LOG_IN_SECONDS = 5  # a login to a server that answers takes milliseconds
 RENAMED = {"containers": "docker"}  # the 0.2 word for docker, still accepted
 
 
@@ -63,6 +64,9 @@ class Kind:
     docker_module: str
     docker: Callable[[Options], Server]
     embedded: Callable[[Options], Server]
+    # Logs in to a server a URL names (the user, password, database a typo can get wrong);
+    # raises what refused it.
+    log_in: Callable[[str], None]
 
     def starter(self, source: str, options: Options) -> Callable[[], Server]:
         start = self.docker if source == "docker" else self.embedded

@@ -9,7 +9,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from . import Kind, Options, Server, ServerError, describe
+from . import LOG_IN_SECONDS, Kind, Options, Server, ServerError, describe, in_background
 from . import containers as docker
 from .processes import end_pid
 
@@ -126,6 +126,31 @@ def create_database(admin_url: str, database: str) -> None:
         )
 
 
+def log_in(url: str) -> None:
+    """Connect as the URL says and disconnect, on an event loop of its own (in a thread: the
+    caller's may be running, or be pytest's to set up)."""
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    async def connect() -> None:
+        engine = create_async_engine(asyncpg_url(url), poolclass=NullPool)
+        try:
+            async with asyncio.timeout(LOG_IN_SECONDS), engine.connect():
+                pass
+        finally:
+            await engine.dispose()
+
+    in_background(lambda: asyncio.run(connect()), "postgres-log-in").result()
+
+
 POSTGRES = Kind(
-    "PostgreSQL", "DATABASE_URL", EMBEDDED_MODULE, DOCKER_MODULE, docker_postgres, embedded_postgres
+    "PostgreSQL",
+    "DATABASE_URL",
+    EMBEDDED_MODULE,
+    DOCKER_MODULE,
+    docker_postgres,
+    embedded_postgres,
+    log_in,
 )
