@@ -25,7 +25,9 @@ def test_after_the_delay_no_new_connection_is_taken_and_kept_alive_ones_close(
 ) -> None:
     # Else under steady traffic the server is never idle: it would serve to the end of the grace
     # period, then cut what it had just taken.
-    assert shutdown_run.new_connection in {"ConnectionRefusedError", "closed"}
+    # Reset: the kernel had queued the connection as the server stopped listening, unserved.
+    refused = {"ConnectionRefusedError", "ConnectionResetError", "closed"}
+    assert shutdown_run.new_connection in refused
     assert shutdown_run.kept_alive == b""  # closed by the server, not left for one more request
 
 
