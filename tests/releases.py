@@ -120,6 +120,17 @@ def renders_like_the_work_tree(repo: Path, commit: str) -> bool:
     )
 
 
+def update_sources(releases: dict[str, str], repo: Path = ROOT) -> list[str]:
+    """The tags projects are scaffolded at to test updates: the last two releases, the update
+    most projects take and one more. Not a release the work tree renders like (the newest, right
+    after it is recorded): there is nothing to update."""
+    return [
+        tag_name(version)
+        for version, commit in releases.items()
+        if not renders_like_the_work_tree(repo, commit)
+    ][-2:]
+
+
 def throwaway_clone(source: Path, destination: Path) -> Path:
     """A full clone of `source` (all history, no hard links), with the recorded releases tagged."""
     git(source.parent, "clone", "--quiet", "--no-local", str(source), str(destination))

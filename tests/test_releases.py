@@ -17,10 +17,10 @@ from .releases import (
     listing,
     record,
     recorded,
-    renders_like_the_work_tree,
     tag,
     tag_name,
     throwaway_clone,
+    update_sources,
     version_key,
 )
 
@@ -119,10 +119,12 @@ def test_list_names_the_tags_the_record_lacks(tmp_path: Path) -> None:
 
 def test_a_release_of_the_work_tree_is_not_an_update_source(tmp_path: Path) -> None:
     # Right after a release is recorded, the work tree renders like it: nothing to update from.
+    # (This commit may be that release: the test records HEAD under a version of its own.)
     clone = throwaway_clone(ROOT, tmp_path / "clone")
-    head = git(clone, "rev-parse", "HEAD")
-    assert renders_like_the_work_tree(clone, head)
-    assert not any(renders_like_the_work_tree(clone, commit) for commit in RELEASES.values())
+    just_released = RELEASES | {"99.0.0": git(clone, "rev-parse", "HEAD")}
 
-    (clone / "template" / "NEW.md").write_text("new\n")
-    assert not renders_like_the_work_tree(clone, head)
+    assert tag_name("99.0.0") not in update_sources(just_released, clone)
+    assert update_sources(just_released, clone) == update_sources(RELEASES, clone)
+
+    (clone / "template" / "NEW.md").write_text("new\n")  # the next version's work begins
+    assert update_sources(just_released, clone)[-1] == tag_name("99.0.0")

@@ -22,9 +22,9 @@ from .releases import (
     ROOT,
     current_version,
     recorded,
-    renders_like_the_work_tree,
     tag_name,
     throwaway_clone,
+    update_sources,
 )
 from .variants import BASE_ANSWERS
 
@@ -40,14 +40,7 @@ RELEASES = recorded()
 CANDIDATE = tag_name(
     current_version() if current_version() not in RELEASES else f"{current_version()}.post1.dev0"
 )
-# Projects are scaffolded at the last two releases: the update most projects take, and one more.
-# Not at a release the work tree renders like (the newest, right after it is recorded): there is
-# nothing to update.
-UPDATE_FROM = [
-    tag_name(version)
-    for version, commit in RELEASES.items()
-    if not renders_like_the_work_tree(ROOT, commit)
-][-2:]
+UPDATE_FROM = update_sources(RELEASES)
 # Never rendered by an update: the user owns them (.env by a copy-time task, uv.lock by uv).
 USER_OWNED = {Path(".env"), Path("uv.lock")}
 ANSWERS_FILE = Path(".copier-answers.yml")
