@@ -2,7 +2,8 @@
 
 Operation ids are the route functions' names (`list_tickets`, not `list_tickets_tickets_get`).
 Each operation lists the errors it can answer: the body errors only where it takes a body, the
-validation errors (one schema for 400 and 422) only where it takes input. Every answer documents
+validation errors (one schema for 400 and 422) only where it takes input, and every error as the
+JSON the handlers send, whatever the route's own media type. Every answer documents
 the `X-Request-ID` it carries, and the 503s their `Retry-After`. The contact is the author.
 """
 
@@ -59,10 +60,20 @@ def refine(schema: dict[str, Any]) -> None:
                 if not operation.get("parameters"):
                     responses.pop(str(VALIDATION_STATUS), None)
             for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    _as_json(response)
                 headers = response.setdefault("headers", {})
                 headers[REQUEST_ID_HEADER] = REQUEST_ID
                 if status == "503" and _schema_ref(response) == ERROR_DETAIL:
                     headers["Retry-After"] = RETRY_AFTER
+
+
+def _as_json(response: dict[str, Any]) -> None:
+    """FastAPI documents every answer in the route's media type (text for a PlainTextResponse
+    route); the error handlers answer JSON whatever the route sends."""
+    content: dict[str, Any] = response.get("content", {})
+    if content and "application/json" not in content:
+        response["content"] = {"application/json": next(iter(content.values()))}
 
 
 def _schema_ref(response: dict[str, Any]) -> str | None:
