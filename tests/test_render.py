@@ -51,21 +51,34 @@ def without_answers(text: str, variant: Variant) -> str:
     return text
 
 
+def leftover(path: Path, project: Path, variant: Variant) -> str | None:
+    """Where `path` still holds Jinja syntax, for people: the path, or its first such line."""
+    if JINJA_LEFTOVER.search(str(path)) or path.suffix == ".jinja":
+        return str(path)
+    if path in JINJA_ALLOWED or path.name in {"uv.lock", ".copier-answers.yml"}:  # not templates
+        return None
+    lines = without_answers((project / path).read_text(), variant).splitlines()
+    return next(
+        (
+            f"{path}:{number}: {line.strip()}"
+            for number, line in enumerate(lines, start=1)
+            if JINJA_LEFTOVER.search(line)
+        ),
+        None,
+    )
+
+
 @pytest.mark.parametrize("variant", VARIANTS, ids=ids(VARIANTS))
 def test_no_jinja_left_in_paths_or_files(rendered: RenderedFn, variant: Variant) -> None:
     project = rendered(variant)
     leftovers = [
-        str(path)
-        for path in project.files
-        if JINJA_LEFTOVER.search(str(path))
-        or path.suffix == ".jinja"
-        or (
-            path not in JINJA_ALLOWED
-            and path.name not in {"uv.lock", ".copier-answers.yml"}  # data, not templates
-            and JINJA_LEFTOVER.search(without_answers((project.path / path).read_text(), variant))
-        )
+        found for path in project.files if (found := leftover(path, project.path, variant))
     ]
-    assert leftovers == []
+    assert leftovers == [], (
+        "Jinja syntax left in the rendered project: a template bug, or, in a file that is no "
+        "template (no .jinja suffix), code that looks like Jinja to this check, such as an "
+        "f-string's `{{`. Fix the template, or add a file that needs it to JINJA_ALLOWED."
+    )
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=ids(VARIANTS))
