@@ -318,7 +318,11 @@ def make_typical_user_edits(project: Path) -> set[Path]:
 @pytest.mark.xdist_group("update")
 @pytest.mark.parametrize("release", UPDATE_FROM)
 def test_update_keeps_user_work_and_brings_the_template_changes(
-    template_repo: Path, candidate: dict[Path, str], tmp_path: Path, release: str
+    template_repo: Path,
+    candidate: dict[Path, str],
+    tmp_path: Path,
+    release: str,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     project = scaffold(template_repo, tmp_path / "project", release)
     scaffolded = files(project)
@@ -340,6 +344,14 @@ def test_update_keeps_user_work_and_brings_the_template_changes(
     }
     marked = set(conflicts(project))
     assert marked == expected
+    # Named, for updates run over many projects: copier itself prints none of them.
+    warnings = [line for line in capfd.readouterr().err.splitlines() if "conflict markers" in line]
+    if marked:
+        [warning] = warnings
+        listed = warning.split(" conflict markers in ", 1)[1].split(": ", 1)[0]
+        assert set(map(Path, listed.split(", "))) == marked
+    else:
+        assert warnings == []
     for path in marked:  # both versions are in the markers: nothing of the user's is lost
         redo, mark = USER_EDITS[path.name]
         assert mark in (project / path).read_text()
