@@ -37,7 +37,10 @@ def test_workflow_passes_actionlint_and_zizmor(path: Path) -> None:
 def test_workflow_pins_actions_and_keeps_the_token_read_only(path: Path) -> None:
     workflow = yaml.safe_load(path.read_text())
     assert workflow["permissions"] == {"contents": "read"}
-    assert workflow["concurrency"]["cancel-in-progress"] is True
+    # Only a pull request's older runs are cancelled: each commit on main keeps its own.
+    assert workflow["concurrency"]["cancel-in-progress"] == (
+        "${{ github.event_name == 'pull_request' }}"
+    )
     for step in steps(workflow):
         if "uses" in step:
             assert PINNED.match(step["uses"]), f"not pinned to a commit: {step['uses']}"
