@@ -3,6 +3,7 @@
 import importlib
 import importlib.util
 import sys
+import tomllib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -36,6 +37,13 @@ def load_hook(relative_path: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def locked_versions(project: Path) -> dict[str, str]:
+    """Package -> the version the project's uv.lock holds ("" for one without, as a virtual
+    project)."""
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    return {package["name"]: package.get("version", "") for package in lock["package"]}
 
 
 def free_port(project: Path) -> int:

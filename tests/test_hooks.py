@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import TEMPLATE_ROOT, child_env
-from .helpers import load_hook
+from .helpers import load_hook, locked_versions
 
 LOCK_HOOK = TEMPLATE_ROOT / "hooks" / "lock.py"
 PYPROJECT = """[project]
@@ -36,11 +36,6 @@ def run_lock_hook(project: Path, operation: str, **env: str) -> subprocess.Compl
 def project_with(tmp_path: Path, dependencies: str) -> Path:
     (tmp_path / "pyproject.toml").write_text(PYPROJECT.format(dependencies=dependencies))
     return tmp_path
-
-
-def locked_versions(project: Path) -> dict[str, str]:
-    lock = tomllib.loads((project / "uv.lock").read_text())
-    return {package["name"]: package.get("version", "") for package in lock["package"]}
 
 
 def test_a_pyproject_that_does_not_parse_fails_the_copy(tmp_path: Path) -> None:

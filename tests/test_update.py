@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from .conftest import child_env, run
+from .helpers import locked_versions
 from .releases import (
     ROOT,
     current_version,
@@ -144,11 +145,6 @@ def files(root: Path) -> dict[Path, str]:
 def answers(project: Path) -> dict[str, Any]:
     recorded_answers: dict[str, Any] = yaml.safe_load((project / ANSWERS_FILE).read_text())
     return recorded_answers
-
-
-def locked_versions(project: Path) -> dict[str, str]:
-    lock = tomllib.loads((project / "uv.lock").read_text())
-    return {package["name"]: package["version"] for package in lock["package"]}
 
 
 def requirements(project: Path) -> set[str]:

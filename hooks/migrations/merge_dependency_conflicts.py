@@ -196,12 +196,11 @@ def merge(pyproject: Path) -> None:
         )
     if resolved == text:
         return
-    still_marked = marked(resolved)
-    if not still_marked:
-        tomllib.loads(resolved)  # never write a resolution that does not parse
-    pyproject.write_text(resolved, encoding="utf-8")
-    if still_marked:
+    if marked(resolved):  # resolved in part: the rest stays marked for the user
+        pyproject.write_text(resolved, encoding="utf-8")
         return
+    tomllib.loads(resolved)  # never write a resolution that does not parse
+    pyproject.write_text(resolved, encoding="utf-8")
     git("reset", "--quiet", "--", PYPROJECT)  # no longer unmerged: an ordinary change
     print(
         f"{PYPROJECT}: merged your dependencies with the template's, package by package",
