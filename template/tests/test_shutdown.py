@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from .fixtures.faults import SHUTDOWN_GRACE_SECONDS, ShutdownRun
+from .fixtures.faults import SHUTDOWN_DELAY_SECONDS, SHUTDOWN_GRACE_SECONDS, ShutdownRun
 
 pytestmark = pytest.mark.faults
 
@@ -41,8 +41,8 @@ def test_then_the_rest_is_cut_and_resources_close(shutdown_run: ShutdownRun) -> 
     # uvicorn re-raises the signal it handled once it has shut down cleanly.
     assert shutdown_run.returncode in {0, -signal.SIGTERM}, log
     order = [
-        f"SIGTERM: readiness is 503; 2 request(s) in flight get up to {SHUTDOWN_GRACE_SECONDS:g}s "
-        "to finish",
+        f"SIGTERM: readiness is 503, new requests are served {SHUTDOWN_DELAY_SECONDS:g}s more; "
+        f"2 request(s) in flight get up to {SHUTDOWN_GRACE_SECONDS:g}s to finish",
         '"POST /drain-probe HTTP/1.1" 404',
         "request still running after the grace period: cancelled: POST /drain-probe",
         '"POST /drain-probe HTTP/1.1" 503',

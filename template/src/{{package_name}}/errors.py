@@ -154,7 +154,8 @@ async def validation_error(request: Request, error: Exception) -> JSONResponse:
 
 async def http_error(request: Request, error: Exception) -> Response:
     """FastAPI's answer, except that a 405 names every method the path takes (Starlette names
-    those of the first route on the path only: `PUT /tickets` said `Allow: GET`)."""
+    those of the first route on the path only: a GET and a POST route, asked PUT, said
+    `Allow: GET`)."""
     assert isinstance(error, HTTPException)
     if error.status_code != 405:
         return await http_exception_handler(request, error)

@@ -1,12 +1,15 @@
 """The OpenAPI document as client generators read it.
 
-Operation ids are the route functions' names (`list_tickets`, not `list_tickets_tickets_get`).
+Operation ids are the route functions' names (`ready`, not `ready_health_ready_get`).
 Each operation lists the errors it can answer: the body errors only where it takes a body, the
-validation errors (one schema for 400 and 422) only where it takes input, and every error as the
-JSON the handlers send, whatever the route's own media type. Every answer documents
+validation errors (one schema for 400 and 422) only where it takes input, a 404 where a path
+parameter may name what does not exist and a 409 where it writes (unless the route documents them
+in words of its own), and every error as the JSON the handlers send, whatever the route's own
+media type. Every answer documents
 the `X-Request-ID` it carries, and the 503s their `Retry-After`. The contact is the author.
 """
 
+from copy import deepcopy
 from typing import Any
 
 from fastapi import FastAPI
@@ -27,6 +30,17 @@ RETRY_AFTER = {
     "schema": {"type": "integer"},
 }
 ERROR_DETAIL = "#/components/schemas/ErrorDetail"
+WRITING_METHODS = {"delete", "patch", "post", "put"}
+# What errors.py answers for any route of the kind: `NotFound`, and `Conflict` or a write the data
+# refuses (a unique value taken, a referenced row missing).
+NOT_FOUND = {
+    "description": "Nothing exists at this path",
+    "content": {"application/json": {"schema": {"$ref": ERROR_DETAIL}}},
+}
+CONFLICT = {
+    "description": "The request conflicts with the data as it is",
+    "content": {"application/json": {"schema": {"$ref": ERROR_DETAIL}}},
+}
 
 
 def operation_id(route: APIRoute) -> str:
@@ -51,14 +65,20 @@ def refine(schema: dict[str, Any]) -> None:
     # does not otherwise need, and logs a warning without it.
     schema["info"]["contact"] = {"name": AUTHOR, "email": AUTHOR_EMAIL}
     for path in schema.get("paths", {}).values():
-        for operation in path.values():
+        for method, operation in path.items():
             responses: dict[str, Any] = operation["responses"]
+            parameters: list[dict[str, Any]] = operation.get("parameters", [])
             takes_body = "requestBody" in operation
             if not takes_body:
                 for body_error in BODY_ERROR_STATUSES:
                     responses.pop(str(body_error), None)
-                if not operation.get("parameters"):
+                if not parameters:
                     responses.pop(str(VALIDATION_STATUS), None)
+            if any(parameter["in"] == "path" for parameter in parameters):
+                responses.setdefault("404", deepcopy(NOT_FOUND))
+            if method in WRITING_METHODS:
+                responses.setdefault("409", deepcopy(CONFLICT))
+            operation["responses"] = responses = dict(sorted(responses.items()))
             for status, response in responses.items():
                 if status.startswith(("4", "5")):
                     _as_json(response)

@@ -81,7 +81,9 @@ class Drain:
 
     async def _finish(self, server_handler: SignalHandler, sig: int) -> None:
         logger.warning(
-            "SIGTERM: readiness is 503; %d request(s) in flight get up to %gs to finish",
+            "SIGTERM: readiness is 503, new requests are served %gs more; %d request(s) in "
+            "flight get up to %gs to finish",
+            self.delay_seconds,
             len(self.in_flight),
             self.grace_seconds,
         )

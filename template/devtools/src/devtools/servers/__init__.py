@@ -230,14 +230,17 @@ def display_url(url: str) -> str:
     """The URL with its password masked, whatever it holds (`/`, `@` and `:` included).
 
     The user info ends at the last `@` before the query: a host never holds one, a password may.
+    A URL missing its scheme (`app:secret@db/app`, a mistake) is masked all the same.
     """
     scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
     before_query, question, query = rest.partition("?")
     at = before_query.rfind("@")
     user, colon, _password = before_query[:at].partition(":")
-    if not separator or at < 0 or not colon:
+    if at < 0 or not colon:
         return url
-    return f"{scheme}://{user}:***{before_query[at:]}{question}{query}"
+    return f"{scheme}{separator}{user}:***{before_query[at:]}{question}{query}"
 
 
 def env_flag(name: str) -> bool:
