@@ -96,6 +96,20 @@ def test_image_runs_as_a_non_root_user(
     assert ran == uid
 
 
+@pytest.mark.parametrize("variant", IMAGES, ids=ids(IMAGES))
+@pytest.mark.parametrize("command", [[], ["alembic", "upgrade", "head"]], ids=["serve", "migrate"])
+def test_image_started_without_a_database_url_stops_and_names_it(
+    built_image: BuiltImageFn, variant: Variant, command: list[str]
+) -> None:
+    image = built_image(variant)
+
+    ran = docker("run", "--rm", "--network", "none", image.tag, *command, check=False)
+
+    assert ran.returncode != 0
+    named = "database_url\n  Value error, empty: give postgresql+asyncpg://"
+    assert named in ran.stderr, ran.stderr
+
+
 # Run inside the image: what a production install must not contain.
 INSPECT_INSTALL = """
 import importlib.util, json, os, pathlib, sys
