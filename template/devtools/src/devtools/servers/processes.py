@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -53,6 +54,14 @@ def end_pid(pid: int, stop_signal: int, seconds: float = 15) -> None:
         deadline = time.monotonic() + seconds
         while pid_running(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
+
+
+def stop_server(pid: int, stop_signal: int, data: Path | None) -> None:
+    """An embedded server gone, and its throwaway `data` (None: kept) deleted: what its owner's
+    close does, and its watcher's once the owner is gone without closing it."""
+    end_pid(pid, stop_signal)
+    if data is not None:
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def end_process(process: "subprocess.Popen[bytes]", seconds: float = 15) -> int:

@@ -3,13 +3,12 @@ killed, gone with its terminal, or sent a SIGTERM that pytest has no handler for
 process per server reads a pipe from its owner; the pipe ends when the owner does, however it
 ends. An owner that stops its server itself dismisses the watcher."""
 
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .processes import end_pid
+from .processes import stop_server
 
 
 def watch(pid: int, stop_signal: int, directory: Path | None = None) -> Callable[[], None]:
@@ -35,9 +34,7 @@ def watch(pid: int, stop_signal: int, directory: Path | None = None) -> Callable
 def main() -> None:
     pid, stop_signal, directory = sys.argv[1:]
     sys.stdin.buffer.read()  # nothing is ever written: this returns when the owner has ended
-    end_pid(int(pid), int(stop_signal))
-    if directory:
-        shutil.rmtree(directory, ignore_errors=True)
+    stop_server(int(pid), int(stop_signal), Path(directory) if directory else None)
 
 
 if __name__ == "__main__":
